@@ -1,0 +1,44 @@
+"""The `molmo-arena` console command: one place that wires every package's sub-commands.
+
+Each package owns its sub-command in `<package>/cli.py`, which exposes `add_parser(subparsers)` and imports
+nothing heavy at module level, so `molmo-arena --help` and `molmo-arena leaderboard ...` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from leaderboard import cli as leaderboard_cli
+
+COMMANDS = (leaderboard_cli,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="molmo-arena",
+        description="Open evaluation and human-preference arena for vision-language models.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one sub-command. Bad input (ValueError, OSError) is one line on stderr and exit status 2;
+    set MOLMO_ARENA_DEBUG=1 to see the traceback instead."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError) as error:
+        if os.environ.get("MOLMO_ARENA_DEBUG"):
+            raise
+        print(f"molmo-arena: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

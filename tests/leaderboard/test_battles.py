@@ -1,0 +1,95 @@
+import gzip
+import json
+
+import pandas as pd
+import pytest
+
+from leaderboard.battles import BattleDataError, load_battles
+
+ROWS = [
+    {"model_a": "m1", "model_b": "m2", "winner": "model_a", "judge": "j1", "tstamp": 1.5, "anony": True},
+    {"model_a": "m2", "model_b": "m3", "winner": "tie (bothbad)", "judge": "j2", "tstamp": 2.0, "anony": False},
+    {"model_a": "m3", "model_b": "m1", "winner": "tie", "judge": "j1", "tstamp": 3.0, "anony": True},
+]
+
+
+def _write(path, rows=ROWS):
+    name = path.name
+    if name.endswith(".jsonl") or name.endswith(".jsonl.gz"):
+        text = "".join(json.dumps(r) + "\n" for r in rows)
+        path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    elif name.endswith(".json"):
+        path.write_text(json.dumps(rows))
+    elif name.endswith(".csv"):
+        pd.DataFrame(rows).to_csv(path, index=False)
+    else:
+        pd.DataFrame(rows).to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("name", ["b.jsonl", "b.jsonl.gz", "b.json", "b.csv", "b.parquet"])
+def test_every_format_reads_the_same_battles(tmp_path, name):
+    battles = load_battles(_write(tmp_path / name))
+    assert list(battles["model_a"]) == ["m1", "m2", "m3"]
+    assert list(battles["winner"]) == ["model_a", "tie (bothbad)", "tie"]
+    assert list(battles["anony"]) == [True, False, True]
+    assert list(battles["tstamp"]) == [1.5, 2.0, 3.0]
+    assert list(battles["judge"]) == ["j1", "j2", "j1"]
+
+
+def test_fastchat_dump_with_extra_fields_reads(tmp_path):
+    rows = [dict(r, turn=1, language="English", conv_metadata={"sum_user_tokens": 10}, dedup_tag={"sampled": True})
+            for r in ROWS]
+    battles = load_battles(_write(tmp_path / "clean_battle.json", rows))
+    assert len(battles) == 3
+    assert "conv_metadata" not in battles.columns
+
+
+def test_blank_lines_are_skipped_and_line_numbers_stay_true(tmp_path):
+    path = tmp_path / "b.jsonl"
+    path.write_text(json.dumps(ROWS[0]) + "\n\n" + json.dumps(dict(ROWS[1], winner="model_c")) + "\n")
+    with pytest.raises(BattleDataError, match=r"b.jsonl: line 3: field 'winner': unknown value 'model_c'"):
+        load_battles(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "message"),
+    [
+        ("b.jsonl", {"winner": "draw"}, r"b.jsonl: line 2: field 'winner': unknown value 'draw' \(expected one of"),
+        ("b.csv", {"winner": "draw"}, r"b.csv: line 3: field 'winner': unknown value 'draw'"),
+        ("b.json", {"winner": "draw"}, r"b.json: record 2: field 'winner'"),
+        ("b.parquet", {"winner": "draw"}, r"b.parquet: row 2: field 'winner'"),
+        ("b.jsonl", {"model_b": "m2", "model_a": "m2"}, r"line 2: field 'model_b': model 'm2' battles itself"),
+        ("b.jsonl", {"model_a": ""}, r"line 2: field 'model_a': expected a model name, got ''"),
+        ("b.jsonl", {"model_a": 7}, r"line 2: field 'model_a': expected a model name, got 7"),
+        ("b.jsonl", {"anony": "maybe"}, r"line 2: field 'anony': expected true or false, got 'maybe'"),
+        ("b.jsonl", {"tstamp": "noon"}, r"line 2: field 'tstamp': expected a number"),
+    ],
+)
+def test_bad_values_name_file_location_and_field(tmp_path, name, change, message):
+    rows = [ROWS[0], dict(ROWS[1], **change), ROWS[2]]
+    with pytest.raises(BattleDataError, match=message):
+        load_battles(_write(tmp_path / name, rows))
+
+
+def test_missing_column_and_missing_field(tmp_path):
+    rows = [{k: v for k, v in r.items() if k != "winner"} for r in ROWS]
+    with pytest.raises(BattleDataError, match=r"b.csv: missing column 'winner'"):
+        load_battles(_write(tmp_path / "b.csv", rows))
+    rows = [ROWS[0], {k: v for k, v in ROWS[1].items() if k != "model_b"}]
+    with pytest.raises(BattleDataError, match=r"b.jsonl: line 2: field 'model_b': missing"):
+        load_battles(_write(tmp_path / "b.jsonl", rows))
+
+
+def test_empty_unreadable_and_unknown_files(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(BattleDataError, match=r"empty\.jsonl: the file holds no battles"):
+        load_battles(tmp_path / "empty.jsonl")
+    (tmp_path / "broken.jsonl").write_text(json.dumps(ROWS[0]) + "\n{not json\n")
+    with pytest.raises(BattleDataError, match=r"broken\.jsonl: line 2: not valid JSON"):
+        load_battles(tmp_path / "broken.jsonl")
+    (tmp_path / "b.txt").write_text("x")
+    with pytest.raises(BattleDataError, match="unknown battles format"):
+        load_battles(tmp_path / "b.txt")
+    with pytest.raises(BattleDataError, match="no such file"):
+        load_battles(tmp_path / "absent.jsonl")
