@@ -11,9 +11,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from evals import cli as eval_cli
 from leaderboard import cli as leaderboard_cli
 
-COMMANDS = (leaderboard_cli,)
+COMMANDS = (leaderboard_cli, eval_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,23 @@
+"""Model adapters, chosen by a spec string `KIND:TARGET` (for example `hf:/path/to/model` or `hf:org/name`)."""
+
+from __future__ import annotations
+
+from evals.adapters.base import Generation, GenerationRequest, ModelAdapter
+
+KINDS = {
+    "hf": "a Hugging Face VLM loaded with AutoModelForImageTextToText + AutoProcessor (local path or hub id)",
+}
+
+
+def load_adapter(spec: str, device: str = "cpu", dtype: str = "auto") -> ModelAdapter:
+    """The adapter that `spec` names; heavy libraries load here, not at import."""
+    kind, sep, target = spec.partition(":")
+    if not sep or not target or kind not in KINDS:
+        known = "; ".join(f"{k}:... ({v})" for k, v in KINDS.items())
+        raise ValueError(f"--model {spec!r}: expected KIND:TARGET with KIND one of: {known}")
+    from evals.adapters.hf import HFAdapter
+
+    return HFAdapter(target, spec=spec, device=device, dtype=dtype)
+
+
+__all__ = ["Generation", "GenerationRequest", "ModelAdapter", "load_adapter"]

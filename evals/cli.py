@@ -1,0 +1,332 @@
+"""`molmo-arena eval ...`: the evaluation harness's sub-commands.
+
+`eval run` evaluates a model over benchmark tasks into a resumable run folder; `eval score TASK
+PREDICTIONS.jsonl` scores model outputs made anywhere with the task's metric; `eval compare RUN` shows runs
+beside the Molmo paper's published numbers. Heavy imports happen inside the commands, so the console starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evals.metrics.math import ChatCompletionsJudge
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `eval` command and its sub-commands to the console's sub-parsers."""
+    parser = subparsers.add_parser("eval", help="run and score the 11 academic benchmarks", description=__doc__)
+    commands = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND", required=True)
+    _add_run_parser(commands)
+    _add_compare_parser(commands)
+    score = commands.add_parser(
+        "score",
+        help="score a JSONL file of predictions",
+        description=(
+            "Score one task's predictions. Each JSON line holds `id`, `prediction`, `answers` (list of strings; the "
+            "correct letter for multiple choice), optional `choices` (option texts) and optional `meta`. Lines "
+            "with a `task` field naming another task are skipped, so a run's samples.jsonl can be rescored as is."
+        ),
+    )
+    score.add_argument("task", help="task short name, e.g. vqav2, docvqa, ai2d")
+    score.add_argument("predictions", type=Path, help="JSONL file of predictions")
+    score.add_argument("--out", type=Path, help="write one JSON line of scores per prediction here")
+    score.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    score.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
+    judge = score.add_argument_group("MathVista answer judge (optional, OpenAI-compatible chat completions)")
+    judge.add_argument("--judge-model", help="model name; setting it turns the judge on")
+    judge.add_argument("--judge-base-url", help="base URL, e.g. http://localhost:8000/v1")
+    judge.add_argument("--judge-api-key-env", help="name of the environment variable holding the API key")
+    judge.add_argument("--judge-cache", type=Path, help="cache folder (default: judge_cache/ beside PREDICTIONS)")
+    score.set_defaults(func=run_score)
+
+
+def _check(condition: bool, where: str, field: str, message: str) -> None:
+    if not condition:
+        raise ValueError(f"{where}: field {field!r}: {message}")
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def read_predictions(path: Path, task: str | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, record) for each non-blank line of a predictions file, validated; ValueError naming the
+    file, the line and the field on the first bad record. With `task`, lines of other tasks are skipped."""
+    records: list[tuple[int, dict[str, Any]]] = []
+    first_line: dict[str, int] = {}
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{where}: not valid JSON ({error.msg})") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            if task is not None and record.get("task", task) != task:
+                continue
+            item_id = record.get("id")
+            _check(
+                isinstance(item_id, str | int) and not isinstance(item_id, bool),
+                where,
+                "id",
+                f"expected a string or an integer, got {item_id!r}",
+            )
+            _check(str(item_id) not in first_line, where, "id", f"duplicate of line {first_line.get(str(item_id))}")
+            first_line[str(item_id)] = number
+            _check(
+                isinstance(record.get("prediction"), str),
+                where,
+                "prediction",
+                f"expected a string, got {record.get('prediction')!r}",
+            )
+            answers = record.get("answers")
+            _check(
+                _is_strings(answers) and bool(answers), where, "answers", f"expected a list of strings, got {answers!r}"
+            )
+            choices = record.get("choices")
+            _check(
+                choices is None or _is_strings(choices),
+                where,
+                "choices",
+                f"expected a list of strings, got {choices!r}",
+            )
+            meta = record.get("meta")
+            _check(meta is None or isinstance(meta, dict), where, "meta", f"expected an object, got {meta!r}")
+            records.append((number, record))
+    if not records:
+        raise ValueError(f"{path}: no predictions" + (f" for task {task!r}" if task else ""))
+    return records
+
+
+def _judge(args: argparse.Namespace) -> ChatCompletionsJudge | None:
+    if args.judge_model is None:
+        return None
+    if args.task != "mathvista":
+        raise ValueError(f"--judge-model: the answer judge only applies to mathvista, not {args.task}")
+    if not args.judge_base_url or not args.judge_api_key_env:
+        raise ValueError("--judge-model needs --judge-base-url and --judge-api-key-env")
+    from evals.metrics.math import ChatCompletionsJudge
+
+    return ChatCompletionsJudge(
+        base_url=args.judge_base_url,
+        model=args.judge_model,
+        api_key_env=args.judge_api_key_env,
+        cache_dir=args.judge_cache or args.predictions.parent / "judge_cache",
+    )
+
+
+def _write_atomically(path: Path, lines: list[str]) -> None:
+    """Write `lines` to a temporary file beside `path`, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.writelines(line + "\n" for line in lines)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """Score a predictions file; print the task score (×100), its bootstrap 95% interval, items and unparsed."""
+    from evals.metrics import score_item, task_metric
+    from evals.metrics.bootstrap import bootstrap_interval
+
+    metric = task_metric(args.task)
+    judge = _judge(args)
+    records = read_predictions(args.predictions, args.task)
+    rows, scores, unparsed = [], [], 0
+    secondary: dict[str, list[float]] = {}
+    for number, record in records:
+        try:
+            result = score_item(
+                args.task,
+                record["prediction"],
+                record["answers"],
+                record.get("choices"),
+                record.get("meta"),
+                judge=judge,
+            )
+        except ValueError as error:
+            raise ValueError(f"{args.predictions}:{number}: {error}") from None
+        rows.append(
+            json.dumps(
+                {"id": record["id"], "score": result.score, "parsed": result.parsed, "secondary": result.secondary}
+            )
+        )
+        scores.append(result.score)
+        unparsed += result.parsed is None
+        for name, value in result.secondary.items():
+            secondary.setdefault(name, []).append(value)
+    if args.out is not None:
+        _write_atomically(args.out, rows)
+    low, high = bootstrap_interval(scores, seed=args.seed, n_resamples=args.resamples)
+    mean = sum(scores) / len(scores)
+    print(
+        f"{args.task} {metric.metric}: {100 * mean:.2f} "
+        f"(95% bootstrap CI {100 * low:.2f}-{100 * high:.2f}, seed {args.seed}); "
+        f"items {len(scores)}, unparsed {unparsed}"
+    )
+    for name, values in secondary.items():
+        print(f"  {name}: {100 * sum(values) / len(values):.2f}")
+    if judge is not None:
+        tokens = judge.prompt_tokens + judge.completion_tokens
+        print(f"  judge: {judge.requests} requests, {judge.cache_hits} from the cache, {tokens} tokens")
+    return 0
+
+
+def _add_run_parser(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run",
+        help="evaluate a model over benchmark tasks (resumable)",
+        description="Evaluate a model over benchmark tasks. Sample records are appended to OUT/samples.jsonl after "
+        "every batch, so re-running the same command resumes a killed run; OUT/run.json records the model, data "
+        "fingerprints, prompt hashes, seeds, package versions and the scores. Under torchrun each rank takes every "
+        "WORLD_SIZE-th item and rank 0 merges.",
+    )
+    run.add_argument("--model", required=True, metavar="SPEC", help="KIND:TARGET, e.g. hf:/path/to/checkpoint")
+    run.add_argument("--tasks", required=True, metavar="LIST", help="comma-separated task names, or 'all'")
+    run.add_argument("--limit", type=int, help="only the first N items of each task")
+    run.add_argument("--batch-size", type=int, default=8, help="requests per generate call (default 8)")
+    run.add_argument("--prompt-set", help="recorded prompt set (default: the model's own family, e.g. molmo)")
+    run.add_argument("--data", action="append", default=[], metavar="TASK=PATH",
+                     help="a local copy of TASK in the hub schema (Parquet, JSON lines or save_to_disk); repeatable")
+    run.add_argument("--data-dir", type=Path, metavar="DIR",
+                     help="a folder with TASK.parquet / TASK.jsonl / TASK/ per task (as python -m evals.fixtures "
+                     "writes)")
+    run.add_argument("--out", type=Path, help="run folder (default: results/runs/<model>-<prompt set>)")
+    run.add_argument("--seed", type=int, default=0, help="seed for everything random (default 0)")
+    run.add_argument("--device", default="cpu", help="torch device (default cpu; under torchrun cuda:LOCAL_RANK)")
+    run.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
+    run.set_defaults(func=run_run)
+
+
+def _add_compare_parser(commands: argparse._SubParsersAction) -> None:
+    compare = commands.add_parser(
+        "compare",
+        help="show runs beside the Molmo paper's published numbers",
+        description="Print a Markdown table: the paper's Table 1 (results/reference/molmo_paper_table1.csv) and "
+        "each run's per-task scores.",
+    )
+    compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders (or their run.json)")
+    compare.add_argument("--reference", type=Path, default=_ROOT / "results/reference/molmo_paper_table1.csv")
+    compare.add_argument("--models", help="comma-separated reference models to show (default: all)")
+    compare.set_defaults(func=run_compare)
+
+
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _task_data(args: argparse.Namespace, tasks: list[str]) -> dict[str, str]:
+    data: dict[str, str] = {}
+    if args.data_dir is not None:
+        for task in tasks:
+            found = [p for p in (args.data_dir / f"{task}.parquet", args.data_dir / f"{task}.jsonl",
+                                 args.data_dir / task) if p.exists()]
+            if not found:
+                raise ValueError(f"--data-dir {args.data_dir}: no {task}.parquet, {task}.jsonl or {task}/ in it")
+            data[task] = str(found[0])
+    for entry in args.data:
+        task, sep, path = entry.partition("=")
+        if not sep or task not in tasks:
+            raise ValueError(f"--data {entry!r}: expected TASK=PATH with TASK one of {', '.join(tasks)}")
+        data[task] = path
+    return data
+
+
+def run_run(args: argparse.Namespace) -> int:
+    """Evaluate a model over tasks into a resumable run folder and print the summary."""
+    from evals.tasks import TASKS
+
+    tasks = list(TASKS) if args.tasks == "all" else [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown or not tasks:
+        raise ValueError(f"--tasks: unknown task {unknown[0] if unknown else args.tasks!r}; "
+                         f"valid tasks: {', '.join(TASKS)} (or 'all')")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    data = _task_data(args, tasks)
+
+    from tqdm.auto import tqdm
+
+    from evals.adapters import load_adapter
+    from evals.runner import EvaluationRun, RunConfig, Shard
+
+    shard = Shard.from_env()
+    device = args.device
+    if shard.world_size > 1 and device == "cuda":
+        device = f"cuda:{os.environ.get('LOCAL_RANK', shard.rank)}"
+    adapter = load_adapter(args.model, device=device, dtype=args.dtype)
+    prompt_set = args.prompt_set or adapter.prompt_family
+    config = RunConfig(tasks=tuple(tasks), prompt_set=prompt_set, limit=args.limit, batch_size=args.batch_size,
+                       seed=args.seed, data=data)
+    out = args.out or _ROOT / "results/runs" / f"{_slug(args.model)}-{prompt_set}"
+    progress = lambda batches, task, total: tqdm(batches, desc=task, total=total, unit="batch",  # noqa: E731
+                                                 disable=shard.rank != 0)
+    record = EvaluationRun(adapter, config, out, shard, progress).run()
+    if record is not None:
+        print(summary_table(record))
+        print(f"wrote {out / 'samples.jsonl'} and {out / 'run.json'}")
+    return 0
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.rstrip("/").split("/")[-1] if ":" in text else text).strip("_")
+
+
+def summary_table(record: dict[str, Any]) -> str:
+    """The run's scores as a Markdown table: task, score, 95% interval, items, errors, unparsed."""
+    lines = ["| task | score | 95% interval | items | errors | unparsed |", "|---|---|---|---|---|---|"]
+    for task, score in record["scores"].items():
+        if score["score"] is None:
+            lines.append(f"| {task} | – | – | 0 | 0 | 0 |")
+            continue
+        lines.append(f"| {task} | {score['score']:.1f} | {score['lower']:.1f} – {score['upper']:.1f} | "
+                     f"{score['items']} | {score['errors']} | {score['unparsed']} |")
+    return "\n".join(lines)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Print the paper's Table 1 rows beside each run's per-task scores."""
+    import csv
+
+    from evals.tasks import TASKS
+
+    with open(args.reference, encoding="utf-8") as handle:
+        reference = list(csv.DictReader(handle))
+    missing = [t for t in TASKS if reference and t not in reference[0]]
+    if missing:
+        raise ValueError(f"{args.reference}: missing column {missing[0]!r}")
+    wanted = {m.strip() for m in args.models.split(",")} if args.models else None
+    rows = [(r["model"] + " (paper)", [float(r[t]) for t in TASKS]) for r in reference
+            if wanted is None or r["model"] in wanted]
+    for run in args.runs:
+        path = run / "run.json" if run.is_dir() else run
+        if not path.exists():
+            raise ValueError(f"{path}: no such run record")
+        record = json.loads(path.read_text())
+        if "scores" not in record:
+            raise ValueError(f"{path}: the run has not finished (no scores yet)")
+        name = record["model"].get("model", str(run))
+        rows.append((f"{name} ({record['config']['prompt_set']} prompts)",
+                     [record["scores"].get(t, {}).get("score") for t in TASKS]))
+    header = "| model | " + " | ".join(TASKS) + " | avg11 |"
+    lines = [header, "|---|" + "---|" * (len(TASKS) + 1)]
+    for name, values in rows:
+        cells = ["–" if v is None else f"{v:.1f}" for v in values]
+        average = "–" if None in values else f"{sum(values) / len(values):.1f}"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {average} |")
+    print("\n".join(lines))
+    return 0

@@ -1,0 +1,251 @@
+"""The task registry and each task's row reader (`to_item`), on hand-written rows in the hub schemas."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import pytest
+from PIL import Image
+
+from evals.items import EvalItem
+from evals.tasks import TASKS, FieldError, get_task, image_bytes
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+
+
+def _png(color: str = "red", size: tuple[int, int] = (8, 6)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG = _png()
+CELL = {"bytes": PNG, "path": None}
+
+# harness.md §2.7 / §8.6 and molmo.md §3.1: (dataset id, config, split scored locally, server split)
+EXPECTED = {
+    "ai2d": ("lmms-lab/ai2d", None, "test", None),
+    "chartqa": ("lmms-lab/ChartQA", None, "test", None),
+    "vqav2": ("lmms-lab/VQAv2", None, "validation", "testdev"),
+    "docvqa": ("lmms-lab/DocVQA", "DocVQA", "validation", "test"),
+    "infovqa": ("lmms-lab/DocVQA", "InfographicVQA", "validation", "test"),
+    "textvqa": ("lmms-lab/textvqa", None, "validation", None),
+    "realworldqa": ("lmms-lab/RealWorldQA", None, "test", None),
+    "mmmu": ("lmms-lab/MMMU", None, "validation", None),
+    "mathvista": ("AI4Math/MathVista", None, "testmini", None),
+    "countbenchqa": ("vikhyatk/CountBenchQA", None, "test", None),
+    "pixmo_count": ("kcz358/pixmo-count", None, "test", None),
+}
+
+
+def test_registry_holds_the_eleven_benchmarks_with_their_sources() -> None:
+    assert list(TASKS) == list(EXPECTED)
+    for name, spec in TASKS.items():
+        assert spec.name == name
+        assert (spec.hf_id, spec.config, spec.split, spec.submission_split) == EXPECTED[name]
+        assert spec.revision == "main"
+        assert spec.kind in {"short", "multiple_choice", "count", "math"}
+        assert spec.display_name
+
+
+def test_specs_are_frozen_and_unknown_names_are_reported() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TASKS["ai2d"].split = "train"  # type: ignore[misc]
+    with pytest.raises(ValueError, match=r"unknown task 'vqa'.*vqav2"):
+        get_task("vqa")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [CELL, PNG, {"bytes": PNG, "path": "whatever.png"}, Image.open(io.BytesIO(PNG))],
+    ids=["dict", "bytes", "dict-with-path", "pil"],
+)
+def test_image_cells_become_png_bytes(value: object) -> None:
+    data = image_bytes({"image": value}, "image")
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG"
+        assert image.size == (8, 6)
+
+
+def test_jpeg_passes_through_and_other_formats_are_reencoded(tmp_path) -> None:
+    jpeg, bmp = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (5, 5), "blue").save(jpeg, format="JPEG")
+    Image.new("RGB", (5, 5), "blue").save(bmp, format="BMP")
+    assert image_bytes({"image": jpeg.getvalue()}, "image") == jpeg.getvalue()
+    assert Image.open(io.BytesIO(image_bytes({"image": bmp.getvalue()}, "image"))).format == "PNG"
+    (tmp_path / "picture.jpg").write_bytes(jpeg.getvalue())
+    by_path = {"bytes": None, "path": str(tmp_path / "picture.jpg")}
+    assert image_bytes({"image": by_path}, "image") == jpeg.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (b"not an image", "unreadable image"),
+        ({"bytes": None, "path": None}, "no image bytes"),
+        ({"bytes": None, "path": "/no/such/file.png"}, "cannot read image file"),
+        (None, "empty"),
+        (42, "no image bytes"),
+    ],
+)
+def test_bad_images_name_the_field(value: object, problem: str) -> None:
+    with pytest.raises(FieldError, match=f"field 'image_1': {problem}") as raised:
+        image_bytes({"image_1": value}, "image_1")
+    assert raised.value.field == "image_1"
+
+
+def test_ai2d_answer_index_becomes_a_letter() -> None:
+    row = {"question": "Which stage follows egg?", "options": ["pupa", "larva", "adult", "egg"], "image": CELL}
+    item = TASKS["ai2d"].to_item({**row, "answer": "1"}, 7)
+    assert item == EvalItem("7", "Which stage follows egg?", ["B"], PNG, ["pupa", "larva", "adult", "egg"])
+    assert TASKS["ai2d"].to_item({**row, "answer": 3}, 7).answers == ["D"]
+    with pytest.raises(FieldError, match="field 'answer': option index 4 out of range"):
+        TASKS["ai2d"].to_item({**row, "answer": "4"}, 7)
+    with pytest.raises(FieldError, match="field 'answer': not an option index"):
+        TASKS["ai2d"].to_item({**row, "answer": "B"}, 7)
+
+
+def test_chartqa_keeps_the_human_or_augmented_type() -> None:
+    row = {"type": "human_test", "question": "What is the sum?", "answer": "12.5", "image": CELL}
+    item = TASKS["chartqa"].to_item(row, 0)
+    assert (item.answers, item.meta) == (["12.5"], {"type": "human_test"})
+
+
+def test_vqav2_takes_all_ten_annotator_answers() -> None:
+    answers = ["2"] * 7 + ["3", "two", "2"]
+    row = {
+        "question_type": "how many",
+        "multiple_choice_answer": "2",
+        "answers": [{"answer": a, "answer_confidence": "yes", "answer_id": k + 1} for k, a in enumerate(answers)],
+        "image_id": 42,
+        "answer_type": "number",
+        "question_id": 42000,
+        "question": "How many dogs are there?",
+        "image": CELL,
+    }
+    item = TASKS["vqav2"].to_item(row, 0)
+    assert item.id == "42000"
+    assert item.answers == answers
+    assert item.meta["answer_type"] == "number"
+    with pytest.raises(FieldError, match="field 'answers'"):
+        TASKS["vqav2"].to_item({**row, "answers": ["2"] * 10}, 0)
+
+
+def test_docvqa_and_infovqa_keep_every_answer_variant() -> None:
+    doc = {"questionId": "57", "question": "What is the date?", "question_types": ["form"], "image": CELL,
+           "docId": 3, "answers": ["May 1, 1990", "1 May 1990"]}  # fmt: skip
+    assert TASKS["docvqa"].to_item(doc, 0).answers == ["May 1, 1990", "1 May 1990"]
+    info = {"questionId": "9", "question": "What share?", "answers": ["45%", "45"], "answer_type": ["single span"],
+            "image": CELL, "operation/reasoning": []}  # fmt: skip
+    item = TASKS["infovqa"].to_item(info, 0)
+    assert (item.id, item.answers, item.meta["answer_type"]) == ("9", ["45%", "45"], ["single span"])
+
+
+def test_textvqa_keeps_ocr_tokens_for_the_optional_hint() -> None:
+    row = {"question_id": 5, "question": "what brand?", "answers": ["acme"] * 10, "image": CELL,
+           "image_id": "ab12", "ocr_tokens": ["acme", "cola"]}  # fmt: skip
+    item = TASKS["textvqa"].to_item(row, 0)
+    assert item.meta["ocr_tokens"] == ["acme", "cola"]
+    assert len(item.answers) == 10
+
+
+def test_realworldqa_reads_options_from_the_question_text() -> None:
+    question = (
+        "Which lane is the truck in?\nA. Left lane\nB. Middle lane\nC. Right lane\n"
+        "Please answer directly with only the letter of the correct option and nothing else."
+    )
+    item = TASKS["realworldqa"].to_item({"question": question, "answer": "C", "image": CELL}, 3)
+    assert item.choices == ["Left lane", "Middle lane", "Right lane"]
+    assert (item.answers, item.meta["format"], item.question) == (["C"], "multiple_choice", question)
+    short = "How many cars are there?\nPlease answer directly with a single word or number."
+    item = TASKS["realworldqa"].to_item({"question": short, "answer": "3", "image": CELL}, 4)
+    assert (item.choices, item.answers, item.meta["format"]) == (None, ["3"], "short")
+
+
+def _mmmu_row(**fields: object) -> dict[str, object]:
+    row = {
+        "id": "validation_Art_Theory_12",
+        "question": "<image 1> Which period is this painting from?",
+        "options": "['Baroque', 'Rococo', 'Cubism', 'Gothic']",
+        "explanation": "",
+        "image_1": CELL,
+        **{f"image_{k}": None for k in range(2, 8)},
+        "img_type": "['Paintings']",
+        "answer": "A",
+        "topic_difficulty": "Easy",
+        "question_type": "multiple-choice",
+        "subfield": "Art History",
+    }
+    return row | fields
+
+
+def test_mmmu_multiple_choice_and_open_questions() -> None:
+    item = TASKS["mmmu"].to_item(_mmmu_row(image_2=CELL), 0)
+    assert item.choices == ["Baroque", "Rococo", "Cubism", "Gothic"]
+    assert item.answers == ["A"]
+    assert "<image 1>" in item.question
+    assert (item.meta["subject"], item.meta["num_images"]) == ("Art_Theory", 2)
+    open_question = TASKS["mmmu"].to_item(_mmmu_row(options="[]", question_type="open", answer="12"), 0)
+    assert (open_question.choices, open_question.answers) == (None, ["12"])
+    listed = TASKS["mmmu"].to_item(_mmmu_row(options="[]", question_type="open", answer="['1/2', '0.5']"), 0)
+    assert listed.answers == ["1/2", "0.5"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"options": "['a', 'b'"}, "field 'options': not a list literal"),
+        ({"answer": "E"}, "field 'answer': 'E' is not one of the 4 option letters"),
+        ({"question_type": "essay"}, "field 'question_type'"),
+        ({"image_1": None}, "field 'image_1': empty"),
+    ],
+)
+def test_mmmu_bad_rows_name_the_field(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(FieldError, match=message):
+        TASKS["mmmu"].to_item(_mmmu_row(**fields), 0)
+
+
+def _mathvista_row(**fields: object) -> dict[str, object]:
+    row = {
+        "pid": "17",
+        "question": "Which bar is the tallest?",
+        "image": "images/17.png",
+        "decoded_image": CELL,
+        "choices": ["red", "green", "blue"],
+        "unit": None,
+        "precision": None,
+        "answer": "green",
+        "question_type": "multi_choice",
+        "answer_type": "text",
+        "metadata": {"task": "figure question answering"},
+        "query": "Hint: ...\nQuestion: Which bar is the tallest?\nChoices:\n(A) red\n(B) green\n(C) blue",
+    }
+    return row | fields
+
+
+def test_mathvista_choice_text_becomes_a_letter_and_free_form_keeps_precision() -> None:
+    item = TASKS["mathvista"].to_item(_mathvista_row(), 0)
+    assert (item.id, item.answers, item.choices) == ("17", ["B"], ["red", "green", "blue"])
+    assert item.meta["answer"] == "green"
+    assert item.meta["query"].startswith("Hint:")
+    free = _mathvista_row(choices=None, answer="1.45", question_type="free_form", answer_type="float", precision=2.0)
+    item = TASKS["mathvista"].to_item(free, 0)
+    assert (item.answers, item.choices, item.meta["precision"]) == (["1.45"], None, 2.0)
+    with pytest.raises(FieldError, match="field 'answer': 'purple' is not one of the choices"):
+        TASKS["mathvista"].to_item(_mathvista_row(answer="purple"), 0)
+
+
+def test_counting_tasks() -> None:
+    row = {"image": CELL, "text": "Three dogs on a sofa.", "question": "How many dogs are there?", "number": 3}
+    item = TASKS["countbenchqa"].to_item(row, 9)
+    assert (item.id, item.answers, item.meta) == ("9", ["3"], {"caption": "Three dogs on a sofa."})
+    with pytest.raises(FieldError, match="field 'number': expected an integer"):
+        TASKS["countbenchqa"].to_item({**row, "number": "3"}, 9)
+    pixmo = {"image": CELL, "question": "<image>\nHow many birds are there?", "answer": "7"}
+    item = TASKS["pixmo_count"].to_item(pixmo, 0)
+    assert (item.question, item.answers) == ("How many birds are there?", ["7"])
