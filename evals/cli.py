@@ -206,6 +206,9 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
                      "writes)")
     run.add_argument("--out", type=Path, help="run folder (default: results/runs/<model>-<prompt set>)")
     run.add_argument("--seed", type=int, default=0, help="seed for everything random (default 0)")
+    run.add_argument("--submission", action="store_true",
+                     help="run the server-scored split (VQA v2 test-dev, DocVQA/InfographicVQA test) and write "
+                     "OUT/submission/TASK.json for the evaluation server instead of scoring")
     run.add_argument("--device", default="cpu", help="torch device (default cpu; under torchrun cuda:LOCAL_RANK)")
     run.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
     run.set_defaults(func=run_run)
@@ -256,6 +259,11 @@ def run_run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     data = _task_data(args, tasks)
+    if args.submission:
+        from evals.tasks import submission_task
+
+        for task in tasks:
+            submission_task(task)  # a task without a server split is refused before any model loads
 
     from tqdm.auto import tqdm
 
@@ -269,7 +277,7 @@ def run_run(args: argparse.Namespace) -> int:
     adapter = load_adapter(args.model, device=device, dtype=args.dtype)
     prompt_set = args.prompt_set or adapter.prompt_family
     config = RunConfig(tasks=tuple(tasks), prompt_set=prompt_set, limit=args.limit, batch_size=args.batch_size,
-                       seed=args.seed, data=data)
+                       seed=args.seed, data=data, submission=args.submission)
     out = args.out or _ROOT / "results/runs" / f"{_slug(args.model)}-{prompt_set}"
     progress = lambda batches, task, total: tqdm(batches, desc=task, total=total, unit="batch",  # noqa: E731
                                                  disable=shard.rank != 0)
@@ -290,6 +298,9 @@ def summary_table(record: dict[str, Any]) -> str:
     """The run's scores as a Markdown table: task, score, 95% interval, items, errors, unparsed."""
     lines = ["| task | score | 95% interval | items | errors | unparsed |", "|---|---|---|---|---|---|"]
     for task, score in record["scores"].items():
+        if "score" not in score:  # a submission run: the server scores it
+            lines.append(f"| {task} | (submission file) | – | {score['items']} | {score['errors']} | – |")
+            continue
         if score["score"] is None:
             lines.append(f"| {task} | – | – | 0 | 0 | 0 |")
             continue

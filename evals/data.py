@@ -30,14 +30,14 @@ _SAVE_TO_DISK_MARKERS = ("state.json", "dataset_info.json")
 _DATASET_DICT_MARKER = "dataset_dict.json"
 
 
-def load_items(task: str, data: str | Path | None = None, limit: int | None = None) -> list[EvalItem]:
+def load_items(task: str | TaskSpec, data: str | Path | None = None, limit: int | None = None) -> list[EvalItem]:
     """All items of `task` (the first `limit` rows when given), from the hub when `data` is None, else from `data`."""
     return list(iter_items(task, data, limit))
 
 
-def iter_items(task: str, data: str | Path | None = None, limit: int | None = None) -> Iterator[EvalItem]:
+def iter_items(task: str | TaskSpec, data: str | Path | None = None, limit: int | None = None) -> Iterator[EvalItem]:
     """Like `load_items`, one item at a time, so a large split (VQA v2 val) need not sit in memory."""
-    spec = get_task(task)
+    spec = task if isinstance(task, TaskSpec) else get_task(task)
     rows = _hub_rows(spec, limit) if data is None else _local_rows(spec, Path(data), limit)
     for source, index, row in rows:
         try:
@@ -46,7 +46,7 @@ def iter_items(task: str, data: str | Path | None = None, limit: int | None = No
             raise ValueError(f"{source}: row {index}: {err}") from err
 
 
-def dataset_fingerprint(task: str, data: str | Path | None = None) -> str:
+def dataset_fingerprint(task: str | TaskSpec, data: str | Path | None = None) -> str:
     """What identifies the data read, for the run record's dataset revision.
 
     Local data: "sha256:<hex>", the file's own sha256 (what `sha256sum` prints), or for a directory the sha256
@@ -54,7 +54,7 @@ def dataset_fingerprint(task: str, data: str | Path | None = None) -> str:
     beside it). Hub data: "datasets:<fingerprint>", the fingerprint `datasets` gives the loaded split, which
     changes when the files behind the requested revision change.
     """
-    spec = get_task(task)
+    spec = task if isinstance(task, TaskSpec) else get_task(task)
     if data is None:
         return f"datasets:{_load_hub(spec)._fingerprint}"
     path = Path(data)

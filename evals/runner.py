@@ -22,8 +22,9 @@ from evals.data import dataset_fingerprint, load_items
 from evals.items import EvalItem
 from evals.metrics.bootstrap import bootstrap_interval
 from evals.metrics.registry import score_item
+from evals.metrics.text import clean_prediction
 from evals.prompts import prompt_hash, render_prompt
-from evals.tasks import get_task
+from evals.tasks import TaskSpec, get_task, submission_task
 
 SCHEMA = "molmo-arena/run/v1"
 _PACKAGES = ("molmo-arena", "numpy", "torch", "transformers", "datasets", "pillow", "tokenizers")
@@ -39,6 +40,10 @@ class RunConfig:
     batch_size: int = 8
     seed: int = 0
     data: dict[str, str] = field(default_factory=dict)  # task -> local copy in the hub schema
+    submission: bool = False  # the server-scored split: predictions go to submission/<task>.json, unscored
+
+    def spec(self, task: str) -> TaskSpec:
+        return submission_task(task) if self.submission else get_task(task)
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ def _identity(adapter: ModelAdapter, config: RunConfig) -> dict[str, Any]:
     """The part of run.json that a resumed run must reproduce."""
     tasks = {}
     for task in config.tasks:
-        spec = get_task(task)
+        spec = config.spec(task)
         data = config.data.get(task)
         tasks[task] = {
             "dataset": spec.hf_id,
@@ -104,7 +109,7 @@ def _identity(adapter: ModelAdapter, config: RunConfig) -> dict[str, Any]:
             "split": spec.split,
             "revision": spec.revision,
             "local_data": data,
-            "data_fingerprint": dataset_fingerprint(task, data),
+            "data_fingerprint": dataset_fingerprint(spec, data),
             "prompt_file": f"prompts/{task}.yaml",
             "prompt_sha256": prompt_hash(task),
         }
@@ -154,7 +159,7 @@ class EvaluationRun:
         done = {(r["task"], r["id"]) for r in _read_records(self.samples_path)}
         with open(self.samples_path, "a", encoding="utf-8") as sink:
             for task in self.config.tasks:
-                items = load_items(task, self.config.data.get(task), self.config.limit)
+                items = load_items(self.config.spec(task), self.config.data.get(task), self.config.limit)
                 mine = [(i, item) for i, item in enumerate(items) if i % self.shard.world_size == self.shard.rank]
                 todo = [(i, item) for i, item in mine if (task, item.id) not in done]
                 self._evaluate(task, todo, sink)
@@ -215,13 +220,17 @@ class EvaluationRun:
         else:
             prediction, model_prompt, tokens = outcome.text, outcome.prompt, outcome.output_tokens
             error = None if prediction.strip() else "empty output"
-        scored = score_item(task, prediction, item.answers, item.choices, meta)
+        if self.config.submission:  # the answers are on the evaluation server
+            parsed, score, secondary = clean_prediction(prediction), None, {}
+        else:
+            scored = score_item(task, prediction, item.answers, item.choices, meta)
+            parsed, score, secondary = scored.parsed, 0.0 if error else scored.score, scored.secondary
         record.update(
             model_prompt=model_prompt,
             prediction=prediction,
-            parsed=scored.parsed,
-            score=0.0 if error else scored.score,
-            secondary=scored.secondary,
+            parsed=parsed,
+            score=score,
+            secondary=secondary,
             error=error,
             output_tokens=tokens,
             seconds=round(seconds, 6),
@@ -246,8 +255,15 @@ class EvaluationRun:
 
     def _finish(self, identity: dict[str, Any]) -> dict[str, Any]:
         records = _read_records(self.out / "samples.jsonl")
-        scores = {task: summarise(task, [r for r in records if r["task"] == task], self.config.seed)
-                  for task in self.config.tasks}
+        by_task = {task: [r for r in records if r["task"] == task] for task in self.config.tasks}
+        if self.config.submission:
+            (self.out / "submission").mkdir(exist_ok=True)
+            for task, rows in by_task.items():
+                _write_json_list(self.out / "submission" / f"{task}.json", submission_entries(task, rows))
+            scores = {task: {"items": len(rows), "errors": sum(r["error"] is not None for r in rows)}
+                      for task, rows in by_task.items()}
+        else:
+            scores = {task: summarise(task, rows, self.config.seed) for task, rows in by_task.items()}
         document = {"schema": SCHEMA, "status": "complete", **identity, "packages": package_versions(),
                     "scores": scores}
         _write_json(self.out / "run.json", document)
@@ -271,6 +287,24 @@ def summarise(task: str, records: list[dict[str, Any]], seed: int = 0) -> dict[s
         "secondary": {name: round(100 * sum(r["secondary"].get(name, 0.0) for r in records) / len(records), 4)
                       for name in secondary},
     }
+
+
+# The evaluation servers' answer files: VQA v2 (EvalAI) keys on question_id, DocVQA/InfographicVQA (RRC) on
+# questionId; both take the short answer text.
+_SUBMISSION_ID = {"vqav2": "question_id", "docvqa": "questionId", "infovqa": "questionId"}
+
+
+def submission_entries(task: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One {id field: int, "answer": text} entry per item, in item order, as the task's server expects."""
+    key = _SUBMISSION_ID[task]
+    ordered = sorted(records, key=lambda r: r["index"])
+    return [{key: int(r["id"]) if r["id"].isdigit() else r["id"], "answer": r["parsed"] or ""} for r in ordered]
+
+
+def _write_json_list(path: Path, entries: list[dict[str, Any]]) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(entries, ensure_ascii=False) + "\n")
+    os.replace(temporary, path)
 
 
 def _json_safe(value: Any) -> Any:

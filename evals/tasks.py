@@ -33,7 +33,7 @@ import ast
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -367,6 +367,24 @@ TASKS: dict[str, TaskSpec] = {
         TaskSpec("pixmo_count", "PixMo-Count", "kcz358/pixmo-count", "test", "count", pixmo_count_item),
     )
 }  # fmt: skip
+
+
+def _unanswered(to_item: Callable[[dict[str, Any], int], EvalItem]) -> Callable[[dict[str, Any], int], EvalItem]:
+    """The same reader for a split whose answers stay on the evaluation server (`answers` absent or null)."""
+
+    def read(row: dict[str, Any], index: int) -> EvalItem:
+        return to_item(dict(row, answers=row.get("answers") or []), index)
+
+    return read
+
+
+def submission_task(name: str) -> TaskSpec:
+    """The spec of a task's server-scored split (VQA v2 test-dev, DocVQA and InfographicVQA test)."""
+    spec = get_task(name)
+    if spec.submission_split is None:
+        with_server = ", ".join(t for t, s in TASKS.items() if s.submission_split)
+        raise ValueError(f"{name} has no evaluation-server split; tasks with one: {with_server}")
+    return replace(spec, split=spec.submission_split, to_item=_unanswered(spec.to_item))
 
 
 def get_task(name: str) -> TaskSpec:

@@ -119,3 +119,19 @@ def test_data_parallel_shards_merge_into_the_single_process_result(tmp_path, fix
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     ordered = sorted(strip(_samples(tmp_path / "single")), key=lambda r: (TASKS.index(r["task"]), r["index"]))
     assert strip(_samples(tmp_path / "dp")) == ordered
+
+
+def test_submission_run_writes_the_server_answer_file(tmp_path):
+    from evals.fixtures import generate, write_rows
+
+    rows = [dict(example.row, answers=None) for example in generate("docvqa", n=5, seed=3)]
+    data = write_rows("docvqa", rows, tmp_path / "test_split", "parquet")
+    config = RunConfig(tasks=("docvqa",), prompt_set="generic", data={"docvqa": str(data)}, submission=True)
+    record = EvaluationRun(EchoAdapter(), config, tmp_path / "run").run()
+    assert record["scores"] == {"docvqa": {"items": 5, "errors": 0}}
+    answers = json.loads((tmp_path / "run/submission/docvqa.json").read_text())
+    assert [a["questionId"] for a in answers] == [int(r["questionId"]) for r in rows]
+    assert all(isinstance(a["answer"], str) and a["answer"] for a in answers)
+    assert all(s["score"] is None for s in _samples(tmp_path / "run"))
+    with pytest.raises(ValueError, match="ai2d has no evaluation-server split; tasks with one: vqav2, docvqa"):
+        RunConfig(tasks=("ai2d",), prompt_set="generic", submission=True).spec("ai2d")
