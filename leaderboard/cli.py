@@ -121,7 +121,8 @@ def run_report(args: argparse.Namespace) -> int:
 
     benchmarks = load_benchmarks(args.benchmarks, args.benchmark_average) if args.benchmarks else None
     battles, board, source = _fit(args)
-    files = build_report(battles, board, source, args.title, benchmarks, args.benchmark_average)
+    files = build_report(battles, board, source, args.title, benchmarks, args.benchmark_average,
+                         progress=not args.quiet)
     written = write_files(args.out, files)
     _show(board, [p for p in written if p.suffix in (".html", ".md")], args.quiet)
     return 0

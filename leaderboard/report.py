@@ -56,8 +56,15 @@ def build_report(
     title: str,
     benchmarks: pd.DataFrame | None = None,
     average_column: str = "avg11",
+    progress: bool = False,
 ) -> dict[str, bytes]:
     """Every file of the report, keyed by relative path: the fit's files, report.md, report.html and plots/."""
+    from tqdm.auto import tqdm
+
+    categories = sorted(c for c in battles.get("category", pd.Series(dtype=str)).unique() if c)
+    per_category = "category" in battles.columns and board.settings.category is None
+    steps = tqdm(total=4 + (len(categories) if per_category else 0) + (benchmarks is not None), desc="report",
+                 unit="step", disable=not progress)
     table = board.table()
     order = [board.models.index(m) for m in table["model"]]
     labels = list(table["model"])
@@ -72,25 +79,32 @@ def build_report(
     counts = board.counts.games[np.ix_(order, order)].astype(float)
     np.fill_diagonal(counts, np.nan)
 
-    figures = {
-        "ratings": plots.ratings_plot(table, title),
-        "win_fraction": plots.matrix_plot(win_fraction, labels, FIGURES["win_fraction"], ".2f", "RdBu", 0, 1),
-        "battle_counts": plots.matrix_plot(counts, labels, FIGURES["battle_counts"], ".0f", "Blues"),
-        "win_probability": plots.matrix_plot(probability, labels, FIGURES["win_probability"], ".2f", "RdBu", 0, 1),
+    drawings = {
+        "ratings": lambda: plots.ratings_plot(table, title),
+        "win_fraction": lambda: plots.matrix_plot(win_fraction, labels, FIGURES["win_fraction"], ".2f", "RdBu", 0, 1),
+        "battle_counts": lambda: plots.matrix_plot(counts, labels, FIGURES["battle_counts"], ".0f", "Blues"),
+        "win_probability": lambda: plots.matrix_plot(probability, labels, FIGURES["win_probability"], ".2f", "RdBu",
+                                                     0, 1),
     }
+    figures = {}
+    for name, draw in drawings.items():
+        figures[name] = draw()
+        steps.update()
     blocks = _summary_blocks(board, source, title)
     blocks += [Block("h2", "Ratings"), Block("table", table=_ratings_table(table, elo)), Block("figure", "ratings")]
     blocks += _pairwise_blocks(board)
     blocks += [Block("h2", "Pair matrices")] + [Block("figure", n) for n in ("win_fraction", "battle_counts",
                                                                               "win_probability")]
-    if "category" in used.columns and board.settings.category is None:
-        blocks += _category_blocks(battles, board)
+    if per_category:
+        blocks += _category_blocks(battles, board, categories, steps)
     if benchmarks is not None:
         joined = table.merge(benchmarks[["model", average_column]], on="model", how="inner")
         blocks += _benchmark_blocks(joined, average_column)
         if len(joined) >= 2:
             figures["benchmarks"] = plots.benchmark_plot(joined, average_column, FIGURES["benchmarks"])
             blocks.append(Block("figure", "benchmarks"))
+        steps.update()
+    steps.close()
 
     files = fit_files(board, source)
     files["report.md"] = _markdown(blocks).encode()
@@ -160,8 +174,7 @@ def _pairwise_blocks(board: Leaderboard) -> list[Block]:
     ]
 
 
-def _category_blocks(battles: pd.DataFrame, board: Leaderboard) -> list[Block]:
-    categories = sorted(c for c in battles["category"].unique() if c)
+def _category_blocks(battles: pd.DataFrame, board: Leaderboard, categories: list[str], steps) -> list[Block]:
     columns = {}
     for category in categories:
         sub = fit_leaderboard(battles, replace(board.settings, category=category, anchor=None))
@@ -169,6 +182,7 @@ def _category_blocks(battles: pd.DataFrame, board: Leaderboard) -> list[Block]:
         columns[category] = pd.Series(
             [f"{r:.0f} ±{h:.0f}" for r, h in zip(sub.rating, half, strict=True)], index=list(sub.models)
         )
+        steps.update()
     frame = pd.DataFrame(columns).reindex(board.table()["model"]).fillna("–")
     frame.index.name = "model"
     return [

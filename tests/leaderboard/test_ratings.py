@@ -154,3 +154,20 @@ def test_invalid_settings_are_refused():
         FitSettings(ties="third")
     with pytest.raises(ValueError, match="at least 2 rounds"):
         FitSettings(rounds=1)
+
+
+def test_count_resampling_equals_resampling_the_battles(battles):
+    """The multinomial bootstrap on pair counts gives the bounds of the textbook bootstrap over battles."""
+    from leaderboard.bradley_terry import ELO_PER_NAT, fit_strengths
+    from leaderboard.counts import count_pairs
+
+    ours = fit_leaderboard(battles, FitSettings(rounds=1000, seed=1))
+    rng = np.random.default_rng(2)
+    refits = []
+    for _ in range(1000):
+        sample = battles.iloc[rng.integers(0, len(battles), len(battles))]
+        refits.append(1000 + ELO_PER_NAT * fit_strengths(count_pairs(sample, ours.models).scores))
+    lower, upper = np.quantile(np.array(refits), [0.025, 0.975], axis=0)
+    half = (ours.upper - ours.lower) / 2
+    np.testing.assert_allclose(ours.lower, lower, atol=0.15 * half.max())
+    np.testing.assert_allclose(ours.upper, upper, atol=0.15 * half.max())
