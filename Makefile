@@ -4,7 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint
+# Debian packages the tests use: a PostgreSQL server they start themselves, and Chromium for the browser test.
+# Without them (or without root) those tests are skipped, each with its reason in the summary.
+SYSTEM_PACKAGES := postgresql chromium
+
+.PHONY: demo test lint system-packages
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +23,14 @@ demo: $(STAMP)
 		--title "Simulated arena votes among the Molmo paper's 27 models" \
 		--out results/leaderboard-sample
 
-test: $(STAMP)
+system-packages:
+	@if command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $(SYSTEM_PACKAGES) (apt-get)"; \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	else echo "note: $(SYSTEM_PACKAGES) missing; their tests will be skipped"; fi
+
+test: $(STAMP) system-packages
 	$(BIN)/ruff check .
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -q
 

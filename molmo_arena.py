@@ -11,10 +11,11 @@ import os
 import sys
 from collections.abc import Sequence
 
+from arena import cli as arena_cli
 from evals import cli as eval_cli
 from leaderboard import cli as leaderboard_cli
 
-COMMANDS = (leaderboard_cli, eval_cli)
+COMMANDS = (eval_cli, arena_cli, leaderboard_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,87 @@
+"""Recording a vote: one transaction that maps the screen choice to the battle's answers `a` and `b`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from arena.db import BATTLE_MODELS, Annotator, Assignment, Vote
+
+SCREEN_CHOICES = ("left_better", "right_better", "tie_good", "tie_bad", "cant_tell")
+MAX_REASON_CHARS = 2000
+
+# What a vote needs to know about its assignment, built once (the hot path of the arena).
+_ASSIGNMENT = (
+    select(Assignment.swapped, Assignment.shown_at, Annotator.enabled, BATTLE_MODELS.c.model_a,
+           BATTLE_MODELS.c.model_b)
+    .join(Annotator, Assignment.annotator_id == Annotator.id)
+    .join(BATTLE_MODELS, Assignment.battle_id == BATTLE_MODELS.c.battle_id)
+    .where(Assignment.annotator_id == bindparam("annotator_id"), Assignment.battle_id == bindparam("battle_id"))
+)
+
+
+class NotAssignedError(LookupError):
+    """The battle was never shown to this annotator, so they cannot vote on it."""
+
+
+class DuplicateVoteError(ValueError):
+    """The annotator has already voted on this battle; the first vote stands."""
+
+
+class Revealed(NamedTuple):
+    """The model names behind the two sides of the screen, shown once the vote is stored."""
+
+    left: str
+    right: str
+
+
+def record_vote(
+    session_factory: Callable[[], Session],
+    annotator_id: int,
+    battle_id: int,
+    choice_on_screen: str,
+    reason: str | None = None,
+) -> Revealed:
+    """Store a vote in its own transaction and return the models that were on the left and the right.
+
+    `choice_on_screen` is one of `SCREEN_CHOICES`; left and right are translated to answers `a` and `b`
+    through the assignment's `swapped` flag. An empty `reason` is stored as none. Raises NotAssignedError
+    when the battle was not assigned to the annotator, PermissionError when the annotator is disabled,
+    DuplicateVoteError on a second vote, ValueError on a bad choice or a reason over `MAX_REASON_CHARS`;
+    in every case nothing is written.
+    """
+    if choice_on_screen not in SCREEN_CHOICES:
+        raise ValueError(f"unknown choice {choice_on_screen!r}; expected one of {', '.join(SCREEN_CHOICES)}")
+    if reason is not None and len(reason) > MAX_REASON_CHARS:
+        raise ValueError(f"the reason has {len(reason)} characters, more than the limit of {MAX_REASON_CHARS}")
+    try:
+        with session_factory() as session, session.begin():
+            assignment = session.execute(
+                _ASSIGNMENT, {"annotator_id": annotator_id, "battle_id": battle_id}
+            ).one_or_none()
+            if assignment is None:
+                raise NotAssignedError(f"battle {battle_id} is not assigned to annotator {annotator_id}")
+            swapped, shown_at, enabled, name_a, name_b = assignment
+            if not enabled:
+                raise PermissionError(f"annotator {annotator_id} is disabled")
+            now = time.time()
+            session.add(Vote(annotator_id=annotator_id, battle_id=battle_id,
+                             choice=_relative_to_answers(choice_on_screen, swapped), reason=reason or None,
+                             tstamp=now, latency=now - shown_at))
+    except IntegrityError as error:
+        message = f"annotator {annotator_id} has already voted on battle {battle_id}"
+        raise DuplicateVoteError(message) from error
+    return Revealed(left=name_b, right=name_a) if swapped else Revealed(left=name_a, right=name_b)
+
+
+def _relative_to_answers(choice_on_screen: str, swapped: bool) -> str:
+    if choice_on_screen == "left_better":
+        return "b_better" if swapped else "a_better"
+    if choice_on_screen == "right_better":
+        return "a_better" if swapped else "b_better"
+    return choice_on_screen
