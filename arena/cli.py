@@ -59,6 +59,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="serve the voting app (Streamlit)")
     serve.add_argument("--port", type=int, default=8501)
     serve.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--live", action="append", default=[], metavar="NAME=SPEC",
+                       help="a model that answers annotators' own uploaded questions live (give two or more to "
+                       "enable the 'Ask your own' page), e.g. tiny=hf:/path")
     serve.set_defaults(func=run_serve)
 
     export = commands.add_parser("export", help="write the votes as FastChat battles for the leaderboard")
@@ -155,14 +158,22 @@ def _display_name(spec: str) -> str:
 def run_serve(args: argparse.Namespace) -> int:
     import subprocess
 
+    from arena.study import MAX_IMAGE_BYTES
+
     _sessions(args)
+    for entry in args.live:
+        name, sep, spec = entry.partition("=")
+        if not sep or not name or ":" not in spec or "," in entry:
+            raise ValueError(f"--live {entry!r}: expected NAME=KIND:TARGET")
+    if len(args.live) == 1:
+        raise ValueError("--live: give at least two models, so each question gets two anonymous answers")
     app = Path(__file__).with_name("app.py")
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
                "--server.address", args.address, "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-               "--client.toolbarMode", "minimal"]
+               "--client.toolbarMode", "minimal", "--server.maxUploadSize", str(MAX_IMAGE_BYTES // 2**20)]
     root = str(Path(__file__).resolve().parents[1])
-    env = dict(os.environ, MOLMO_ARENA_DB=args.db,
+    env = dict(os.environ, MOLMO_ARENA_DB=args.db, MOLMO_ARENA_LIVE=",".join(args.live),
                PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
     print(f"arena on http://{args.address}:{args.port} (database {args.db}); Ctrl+C stops it", flush=True)
     return subprocess.call(command, env=env)

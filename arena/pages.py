@@ -32,6 +32,8 @@ CHOICES = (  # (screen choice, button label, keyboard shortcut)
     ("cant_tell", "Can't tell", "5"),
 )
 SESSION_PARAM = "session"
+LIVE_ENV = "MOLMO_ARENA_LIVE"  # "name=spec,name=spec": the models that answer annotators' own questions
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 
 
 @st.cache_resource
@@ -158,6 +160,56 @@ def vote_page() -> None:
                 return
             st.session_state["revealed"] = (names.left, names.right)
             st.rerun()
+
+
+def live_models() -> dict[str, str]:
+    """Display name -> adapter spec of the live models, from MOLMO_ARENA_LIVE."""
+    entries = [e.strip() for e in os.environ.get(LIVE_ENV, "").split(",") if e.strip()]
+    return dict(entry.split("=", 1) for entry in entries)
+
+
+@st.cache_resource
+def _adapter(spec: str):
+    from evals.adapters import load_adapter
+
+    return load_adapter(spec)
+
+
+def ask_page() -> None:
+    """An annotator's own image and question, answered live by two models drawn at random, then voted on."""
+    from arena.live import add_live_battle
+    from evals.adapters.base import GenerationRequest
+
+    factory = _sessions(_database_url())
+    annotator = _signed_in(factory)
+    if annotator is None:
+        return
+    models = live_models()
+    st.markdown("### Ask two anonymous models about your own image")
+    with st.form("ask"):
+        upload = st.file_uploader("Image (PNG, JPEG, WEBP or GIF)", type=UPLOAD_TYPES, key="upload")
+        question = st.text_area("Your question", max_chars=2000, key="question")
+        asked = st.form_submit_button("Ask", type="primary")
+    if not asked:
+        return
+    if upload is None or not question.strip():
+        st.error("Give an image and a question.")
+        return
+    rng = random.Random()
+    names = rng.sample(sorted(models), 2)
+    request = GenerationRequest(question.strip(), upload.getvalue(), max_new_tokens=256)
+    with st.spinner("Two models are answering..."):
+        answers = [(name, _adapter(models[name]).generate([request])[0].text) for name in names]
+    try:
+        with factory() as session:
+            assignment = add_live_battle(session, session.get(Annotator, annotator.id), upload.getvalue(), question,
+                                         answers, swapped=rng.random() < 0.5)
+    except ValueError as error:
+        st.error(f"That image cannot be used: {error}")
+        return
+    st.session_state["assignment_id"] = assignment.id
+    st.session_state.pop("revealed", None)
+    st.switch_page(st.session_state["vote_page"])
 
 
 def admin_page() -> None:

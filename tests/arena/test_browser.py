@@ -2,6 +2,7 @@
 Playwright, at a phone's screen size, with keyboard shortcuts, and with hostile answers that must run and
 load nothing."""
 
+import json
 import os
 import shutil
 import socket
@@ -16,6 +17,7 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import create_engine, text
 
+from evals.tiny_models import save_tiny_llava
 from molmo_arena import main
 
 from .arena_files import png_bytes, write_jsonl
@@ -54,6 +56,36 @@ def trap():
     server.shutdown()
 
 
+def _serve(db: str, extra: list[str]):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "molmo_arena", "arena", "--db", db, "serve", "--port", str(port), *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as reply:
+                if reply.status == 200:
+                    return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("the arena server did not start")
+            time.sleep(0.3)
+
+
+def _browser(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"])
+
+
+def _sign_in(page, url: str, token: str) -> None:
+    page.goto(url)
+    page.get_by_label("Your personal token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+
+
 @pytest.fixture
 def served(tmp_path, trap, capsys):
     trap_port, _ = trap
@@ -71,21 +103,9 @@ def served(tmp_path, trap, capsys):
                  "--answers", str(tmp_path / "answers.jsonl")]) == 0
     assert main(["arena", "--db", db, "annotators", "add", "alice"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "molmo_arena", "arena", "--db", db, "serve", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("the arena server did not start")
-            time.sleep(0.3)
-    yield f"http://127.0.0.1:{port}", token, db
+    model = save_tiny_llava(tmp_path / "tiny")
+    process, url = _serve(db, ["--live", f"tiny-one=hf:{model}", "--live", f"tiny-two=hf:{model}"])
+    yield url, token, db
     process.terminate()
     process.wait(timeout=20)
 
@@ -98,13 +118,9 @@ def test_vote_with_the_keyboard_on_a_phone_sized_screen(served, trap, tmp_path):
     url, token, db = served
     trap_port, trapped = trap
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
+        browser = _browser(playwright)
         page = browser.new_page(viewport={"width": 390, "height": 844})
-        page.goto(url)
-        page.get_by_label("Your personal token").fill(token)
-        page.get_by_role("button", name="Sign in").click()
+        _sign_in(page, url, token)
         vote_button = page.get_by_role("button", name="A is better (1)")
         vote_button.wait_for(timeout=60_000)
         page.get_by_text("bold", exact=True).wait_for()
@@ -131,3 +147,29 @@ def test_vote_with_the_keyboard_on_a_phone_sized_screen(served, trap, tmp_path):
     battles = load_battles(tmp_path / "battles.jsonl")
     assert len(battles) == 1 and battles["winner"].iloc[0] in ("model_a", "model_b")
     assert {battles["model_a"].iloc[0], battles["model_b"].iloc[0]} == {"model-x", "model-y"}
+
+
+def test_ask_your_own_question_live(served, tmp_path):
+    """An uploaded image and question, answered on the spot by two live models, voted on, exported."""
+    from playwright.sync_api import sync_playwright
+
+    url, token, db = served
+    upload = tmp_path / "mine.png"
+    upload.write_bytes(png_bytes(9, (80, 60)))
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        page = browser.new_page()
+        _sign_in(page, url + "/ask", token)
+        page.get_by_text("Ask two anonymous models").wait_for(timeout=60_000)
+        page.locator("input[type=file]").set_input_files(str(upload))
+        page.get_by_label("Your question").fill("How many red squares?")
+        page.get_by_role("button", name="Ask").click()
+        page.get_by_role("button", name="A is better (1)").wait_for(timeout=120_000)
+        assert page.get_by_text("How many red squares?").count() == 1
+        page.get_by_role("button", name="Tie: both bad (4)").click()
+        page.get_by_text("Thanks!").wait_for(timeout=30_000)
+        assert "tiny-one" in page.get_by_text("Thanks!").inner_text()
+        browser.close()
+    assert main(["arena", "--db", db, "export", "--out", str(tmp_path / "battles.jsonl")]) == 0
+    exported = [json.loads(line) for line in (tmp_path / "battles.jsonl").read_text().splitlines()]
+    assert [(b["category"], b["winner"]) for b in exported] == [("live", "tie (bothbad)")]
