@@ -186,7 +186,7 @@ class EvaluationRun:
     def _answer(self, task: str, batch: list[tuple[int, EvalItem]], prompts) -> list[dict[str, Any]]:
         requests = [
             GenerationRequest(prompts[item.id].text, item.image, prompts[item.id].max_new_tokens,
-                              prompts[item.id].max_crops)
+                              prompts[item.id].max_crops, task=task)
             for _, item in batch
         ]
         start = time.perf_counter()

@@ -8,12 +8,14 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One rendered prompt with its image and generation settings."""
+    """One rendered prompt with its image and generation settings; `task` names the benchmark it comes from
+    (only answer-prior baselines look at it)."""
 
     prompt: str
     image: bytes | None
     max_new_tokens: int
     max_crops: int | None = None
+    task: str | None = None
 
 
 @dataclass(frozen=True)
