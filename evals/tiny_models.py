@@ -1,80 +1,253 @@
 """Tiny randomly initialised Hugging Face VLMs written to disk in their real layout.
 
 No model hub is reachable where this project is built and tested, so the Hugging Face adapter is tested (and
-the demo's "random VLM" baseline is made) with checkpoints like these: a byte-level BPE tokenizer trained in
-milliseconds, a PIL-based image processor, and random weights, saved with `save_pretrained` and loaded back
-with `AutoProcessor` / `AutoModelForImageTextToText` exactly as a hub checkpoint would be.
+the demo's "random VLM" baseline is made) with checkpoints like these: each family's real config, model and
+processor classes, its special tokens and chat-template style, a byte-level BPE tokenizer trained in
+milliseconds, a PIL-backend image processor, and random weights, saved with `save_pretrained` and loaded back
+through `hf:PATH` exactly as a hub checkpoint would be. `FAMILIES` is the table; `save_tiny` builds any row.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-_CHAT_TEMPLATE = (
-    "{% for message in messages %}{{ message['role'] | upper }}: "
-    "{% for part in message['content'] %}{% if part['type'] == 'image' %}<image>\n{% else %}{{ part['text'] }}"
-    "{% endif %}{% endfor %} {% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}"
-)
 _CORPUS = (
     "USER: ASSISTANT: What is the value of the tallest bar? How many shapes are there? Answer the question "
     "using a single word or phrase. Answer with the option's letter from the given choices directly. "
     "A. B. C. D. yes no red blue green circle square triangle 0 1 2 3 4 5 6 7 8 9 10 chart document sign"
 )
+# The language model of every family: two layers of width 32 (head size 16).
+_TEXT = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+         "num_key_value_heads": 2, "initializer_range": 0.2}
+_MROPE = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]}  # sums to head size / 2
 
 
-def _tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=512,
-        special_tokens=["<unk>", "<s>", "</s>", "<pad>", "<image>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
+def _chat_template(turn: str, image: str, end: str, generation: str, prefix: str = "") -> str:
+    """A Jinja chat template in one family's layout: `turn` opens a message, image placeholders sit in line."""
+    return (
+        f"{prefix}{{% for message in messages %}}{turn}{{% for part in message['content'] %}}"
+        f"{{% if part['type'] == 'image' %}}{image}{{% else %}}{{{{ part['text'] }}}}{{% endif %}}{{% endfor %}}"
+        f"{end}{{% endfor %}}{{% if add_generation_prompt %}}{generation}{{% endif %}}"
     )
-    tokenizer.train_from_iterator([_CORPUS] * 4, trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+
+
+@dataclass(frozen=True)
+class TinyFamily:
+    """One row of the table: the real classes of a family, its special tokens and tiny dimensions.
+
+    `tokens` names the tokenizer's bos/eos/pad/unk; `token_ids` maps config fields to the special token whose id
+    they hold; `text` is added to the shared `_TEXT` dimensions; `image_processor` is the PIL-backend class.
+    """
+
+    model: str
+    config: str
+    processor: str
+    image_processor: str
+    vision: dict[str, Any]
+    image: dict[str, Any]
+    special_tokens: tuple[str, ...]
+    tokens: dict[str, str]
+    token_ids: dict[str, str]
+    chat_template: str | None
+    text: dict[str, Any] = field(default_factory=dict)
+    config_kwargs: dict[str, Any] = field(default_factory=dict)
+    processor_kwargs: dict[str, Any] = field(default_factory=dict)
+    extra_special_tokens: dict[str, str] = field(default_factory=dict)
+
+
+_SIGLIP = {"model_type": "siglip_vision_model", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+           "num_attention_heads": 2, "image_size": 16, "patch_size": 8}
+# LLaVA-OneVision's anyres canvases: 1x1 to 3x3 cells of the 16-pixel base resolution.
+_PINPOINTS = [[16 * rows, 16 * columns] for rows in range(1, 4) for columns in range(1, 4)]
+
+
+def _llava(image_size: int = 32, patch_size: int = 8) -> TinyFamily:
+    """LLaVA-1.5: a CLIP ViT (its CLS token dropped) and an MLP projector before a Llama."""
+    return TinyFamily(
+        model="LlavaForConditionalGeneration", config="LlavaConfig", processor="LlavaProcessor",
+        image_processor="CLIPImageProcessorPil",
+        vision={"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64,
+                "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": image_size,
+                "patch_size": patch_size, "projection_dim": 32},
+        image={"size": {"shortest_edge": image_size}, "crop_size": {"height": image_size, "width": image_size}},
+        special_tokens=("<unk>", "<s>", "</s>", "<pad>", "<image>"),
+        tokens={"unk": "<unk>", "bos": "<s>", "eos": "</s>", "pad": "<pad>"},
+        token_ids={"image_token_id": "<image>"},
+        chat_template=_chat_template("{{ message['role'] | upper }}: ", "<image>\n", " ", "ASSISTANT:"),
+        text={"model_type": "llama", "max_position_embeddings": 512},
+        config_kwargs={"vision_feature_select_strategy": "default"},
+        processor_kwargs={"patch_size": patch_size, "vision_feature_select_strategy": "default",
+                          "num_additional_image_tokens": 1},
         extra_special_tokens={"image_token": "<image>"},
     )
 
 
-def save_tiny_llava(folder: str | Path, seed: int = 0, image_size: int = 32, patch_size: int = 8) -> Path:
-    """A LLaVA-1.5-layout model (CLIP ViT + projector + Llama) with a few thousand parameters."""
-    import torch
-    from transformers import (
-        CLIPImageProcessorPil,
-        CLIPVisionConfig,
-        LlamaConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
+def _qwen(prefix: str, vision: dict[str, Any], text: dict[str, Any]) -> TinyFamily:
+    """A Qwen-VL generation (`prefix` of its class names): ChatML, <|image_pad|> and a 4-pixel-patch image grid."""
+    return TinyFamily(
+        model=f"{prefix}ForConditionalGeneration", config=f"{prefix}Config", processor=f"{prefix}Processor",
+        image_processor="Qwen2VLImageProcessorPil",
+        vision={"patch_size": 4, "spatial_merge_size": 2, "temporal_patch_size": 2, **vision},
+        image={"patch_size": 4, "merge_size": 2, "temporal_patch_size": 2, "min_pixels": 16 * 16,
+               "max_pixels": 32 * 32},
+        special_tokens=("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                        "<|image_pad|>", "<|video_pad|>"),
+        tokens={"eos": "<|im_end|>", "pad": "<|endoftext|>"},
+        token_ids={"image_token_id": "<|image_pad|>", "video_token_id": "<|video_pad|>",
+                   "vision_start_token_id": "<|vision_start|>", "vision_end_token_id": "<|vision_end|>"},
+        chat_template=_chat_template("<|im_start|>{{ message['role'] }}\n",
+                                     "<|vision_start|><|image_pad|><|vision_end|>", "<|im_end|>\n",
+                                     "<|im_start|>assistant\n"),
+        text=text,
     )
 
+
+def _idefics(prefix: str, special_tokens: tuple[str, ...], tokens: dict[str, str]) -> TinyFamily:
+    """Idefics3 or SmolVLM: pixel-shuffled ViT tiles (2x2 of 16 pixels plus a global view) before a Llama."""
+    return TinyFamily(
+        model=f"{prefix}ForConditionalGeneration", config=f"{prefix}Config", processor=f"{prefix}Processor",
+        image_processor=f"{prefix}ImageProcessorPil",
+        vision={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+                "image_size": 16, "patch_size": 4},
+        image={"do_image_splitting": True, "size": {"longest_edge": 32}, "max_image_size": {"longest_edge": 16}},
+        special_tokens=(*special_tokens, "<fake_token_around_image>", "<image>", "<end_of_utterance>",
+                        "<global-img>", *(f"<row_{row}_col_{col}>" for row in range(1, 7) for col in range(1, 7))),
+        tokens={**tokens, "eos": "<end_of_utterance>"},
+        token_ids={"image_token_id": "<image>"},
+        chat_template=_chat_template("{{ message['role'] | capitalize }}:", "<image>", "<end_of_utterance>\n",
+                                     "Assistant:", prefix=tokens["bos"]),
+        text={"model_type": "llama"},
+        config_kwargs={"scale_factor": 2},
+        processor_kwargs={"image_seq_len": 4},  # (16 / 4)^2 patches / 2^2 pixel shuffle
+    )
+
+
+FAMILIES: dict[str, TinyFamily] = {
+    "llava": _llava(),
+    "qwen2_vl": _qwen("Qwen2VL", {"depth": 1, "embed_dim": 16, "hidden_size": 32, "num_heads": 2, "mlp_ratio": 2},
+                      {"rope_parameters": _MROPE}),
+    "qwen2_5_vl": _qwen("Qwen2_5_VL", {"depth": 2, "hidden_size": 16, "intermediate_size": 32, "num_heads": 2,
+                                       "out_hidden_size": 32, "window_size": 16, "fullatt_block_indexes": [1]},
+                        {"rope_parameters": _MROPE}),
+    "qwen3_vl": _qwen("Qwen3VL", {"depth": 2, "hidden_size": 16, "intermediate_size": 32, "num_heads": 2,
+                                  "out_hidden_size": 32, "num_position_embeddings": 16,
+                                  "deepstack_visual_indexes": [0]},
+                      {"head_dim": 16, "rope_parameters": {**_MROPE, "mrope_interleaved": True}}),
+    "llava_onevision": TinyFamily(
+        model="LlavaOnevisionForConditionalGeneration", config="LlavaOnevisionConfig",
+        processor="LlavaOnevisionProcessor", image_processor="LlavaOnevisionImageProcessorPil", vision=_SIGLIP,
+        image={"size": {"height": 16, "width": 16}, "image_grid_pinpoints": _PINPOINTS},
+        special_tokens=("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"),
+        tokens={"eos": "<|im_end|>", "pad": "<|endoftext|>"},
+        token_ids={"image_token_id": "<image>", "video_token_id": "<video>"},
+        chat_template=_chat_template("<|im_start|>{{ message['role'] }} ", "<image>\n", "<|im_end|>",
+                                     "<|im_start|>assistant\n"),
+        text={"model_type": "qwen2"},
+        config_kwargs={"vision_feature_select_strategy": "full", "vision_feature_layer": -1,
+                       "image_grid_pinpoints": _PINPOINTS},
+        processor_kwargs={"num_image_tokens": 4, "vision_feature_select_strategy": "full"},
+    ),
+    "paligemma": TinyFamily(
+        model="PaliGemmaForConditionalGeneration", config="PaliGemmaConfig", processor="PaliGemmaProcessor",
+        image_processor="SiglipImageProcessorPil", vision=_SIGLIP,
+        image={"size": {"height": 16, "width": 16}, "image_seq_length": 4},
+        special_tokens=("<pad>", "<eos>", "<bos>", "<unk>", "<image>"),
+        tokens={"unk": "<unk>", "bos": "<bos>", "eos": "<eos>", "pad": "<pad>"},
+        token_ids={"image_token_id": "<image>"},
+        chat_template=None,  # PaliGemma takes a plain prefix, no chat turns
+        text={"model_type": "gemma", "head_dim": 16},
+        config_kwargs={"projection_dim": 32, "hidden_size": 32},
+        extra_special_tokens={"image_token": "<image>"},
+    ),
+    "idefics3": _idefics("Idefics3", ("<|begin_of_text|>", "<|end_of_text|>"),
+                         {"bos": "<|begin_of_text|>", "pad": "<|end_of_text|>"}),
+    "smolvlm": _idefics("SmolVLM", ("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+                        {"bos": "<|im_start|>", "pad": "<|im_end|>"}),
+}
+
+
+def _tokenizer(family: TinyFamily):
+    """A byte-level BPE over `_CORPUS` with the family's special tokens, trained in milliseconds."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE(unk_token=family.tokens.get("unk")))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=512, special_tokens=list(family.special_tokens),
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tokenizer.train_from_iterator([_CORPUS] * 4, trainer)
+    roles = {f"{role}_token": token for role, token in family.tokens.items()}
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, extra_special_tokens=family.extra_special_tokens,
+                                   **roles)
+
+
+def save_tiny(family: str | TinyFamily, folder: str | Path, seed: int = 0) -> Path:
+    """Write the tiny model of `family` (a key of `FAMILIES`, or a row) to `folder`, ready for `hf:folder`."""
+    import torch
+    import transformers
+
+    from evals.adapters.hf import image_only_processor
+
+    family = FAMILIES[family] if isinstance(family, str) else family
     folder = Path(folder)
-    tokenizer = _tokenizer()
-    image_processor = CLIPImageProcessorPil(
-        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
-    )
-    processor = LlavaProcessor(
-        image_processor=image_processor, tokenizer=tokenizer, patch_size=patch_size,
-        vision_feature_select_strategy="default", num_additional_image_tokens=1, chat_template=_CHAT_TEMPLATE,
-    )
-    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                              image_size=image_size, patch_size=patch_size, projection_dim=32)
-    text = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                       num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
-                       bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                       pad_token_id=tokenizer.pad_token_id)
-    config = LlavaConfig(vision_config=vision, text_config=text, vision_feature_select_strategy="default",
-                         image_token_id=tokenizer.convert_tokens_to_ids("<image>"))
+    tokenizer = _tokenizer(family)
+    image_processor = getattr(transformers, family.image_processor)(**family.image)
+    processor = image_only_processor(getattr(transformers, family.processor)).from_args_and_dict(
+        [image_processor, tokenizer], {"chat_template": family.chat_template, **family.processor_kwargs})
+    tokenizer = processor.tokenizer  # some processors add their own tokens (PaliGemma's <loc…>/<seg…>)
+    ids = {role: tokenizer.convert_tokens_to_ids(token) for role, token in family.tokens.items()}
+    text = {**_TEXT, **family.text, "vocab_size": len(tokenizer), "bos_token_id": ids.get("bos"),
+            "eos_token_id": ids["eos"], "pad_token_id": ids["pad"]}
+    token_ids = {key: tokenizer.convert_tokens_to_ids(token) for key, token in family.token_ids.items()}
+    config = getattr(transformers, family.config)(vision_config=family.vision, text_config=text, **token_ids,
+                                                  **family.config_kwargs)
     torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model = getattr(transformers, family.model)(config).eval()
+    model.generation_config.pad_token_id = ids["pad"]
+    model.generation_config.eos_token_id = ids["eos"]
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def save_tiny_llava(folder: str | Path, seed: int = 0, image_size: int = 32, patch_size: int = 8) -> Path:
+    """LLaVA-1.5 layout: CLIP ViT + MLP projector + Llama, "USER: <image>\\n… ASSISTANT:" prompts."""
+    return save_tiny(_llava(image_size, patch_size), folder, seed)
+
+
+def save_tiny_qwen2_vl(folder: str | Path, seed: int = 0) -> Path:
+    """Qwen2-VL layout: native-resolution ViT with 2x2 patch merging, M-RoPE Qwen2, ChatML prompts."""
+    return save_tiny("qwen2_vl", folder, seed)
+
+
+def save_tiny_qwen2_5_vl(folder: str | Path, seed: int = 0) -> Path:
+    """Qwen2.5-VL layout: the Qwen2-VL recipe with windowed ViT attention (one full-attention block)."""
+    return save_tiny("qwen2_5_vl", folder, seed)
+
+
+def save_tiny_qwen3_vl(folder: str | Path, seed: int = 0) -> Path:
+    """Qwen3-VL layout: learned ViT positions, DeepStack features, interleaved M-RoPE Qwen3."""
+    return save_tiny("qwen3_vl", folder, seed)
+
+
+def save_tiny_llava_onevision(folder: str | Path, seed: int = 0) -> Path:
+    """LLaVA-OneVision layout: SigLIP + Qwen2 with anyres tiling over a grid of pinpoint resolutions."""
+    return save_tiny("llava_onevision", folder, seed)
+
+
+def save_tiny_paligemma(folder: str | Path, seed: int = 0) -> Path:
+    """PaliGemma layout: SigLIP + Gemma, a plain "<image><bos>prefix\\n" prompt with full attention on the prefix."""
+    return save_tiny("paligemma", folder, seed)
+
+
+def save_tiny_idefics3(folder: str | Path, seed: int = 0) -> Path:
+    """Idefics3 layout: SigLIP-style ViT + pixel shuffle + Llama, images split into tiles plus a global view."""
+    return save_tiny("idefics3", folder, seed)
+
+
+def save_tiny_smolvlm(folder: str | Path, seed: int = 0) -> Path:
+    """SmolVLM layout: the Idefics3 recipe with SmolLM2's ChatML tokens."""
+    return save_tiny("smolvlm", folder, seed)

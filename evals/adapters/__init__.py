@@ -6,6 +6,7 @@ from evals.adapters.base import Generation, GenerationRequest, ModelAdapter
 
 KINDS = {
     "hf": "a Hugging Face VLM loaded with AutoModelForImageTextToText + AutoProcessor (local path or hub id)",
+    "molmo": "the in-repo Molmo: a checkpoint folder (in-repo or release layout), a hub id, or a tiny preset",
 }
 
 
@@ -15,6 +16,10 @@ def load_adapter(spec: str, device: str = "cpu", dtype: str = "auto") -> ModelAd
     if not sep or not target or kind not in KINDS:
         known = "; ".join(f"{k}:... ({v})" for k, v in KINDS.items())
         raise ValueError(f"--model {spec!r}: expected KIND:TARGET with KIND one of: {known}")
+    if kind == "molmo":
+        from evals.adapters.molmo import MolmoAdapter
+
+        return MolmoAdapter(target, spec=spec, device=device, dtype=dtype)
     from evals.adapters.hf import HFAdapter
 
     return HFAdapter(target, spec=spec, device=device, dtype=dtype)

@@ -1,4 +1,9 @@
-"""Hugging Face VLMs through `AutoModelForImageTextToText` and `AutoProcessor`, from a local path or a hub id."""
+"""Hugging Face VLMs through `AutoModelForImageTextToText` and their processor, from a local path or a hub id.
+
+One code path serves every family (`config.model_type`); `PLAIN_PROMPTS` holds the families without chat turns.
+Processors use their PIL image backend: torchvision is not a dependency (`AutoImageProcessor` picks the PIL class
+when torchvision is absent), and the video processor some families carry (it needs torchvision) is left out.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,39 @@ from pathlib import Path
 from typing import Any
 
 from evals.adapters.base import Generation, GenerationRequest
+
+# Families prompted without a chat template: a plain prompt with `{image}` (the processor's image token) and
+# `{prompt}`. PaliGemma takes a task prefix ("answer en" for question answering); its processor puts <bos> after
+# the image tokens and "\n" after the prefix, and returns token_type_ids so image and prefix attend both ways.
+PLAIN_PROMPTS: dict[str, str] = {"paligemma": "{image}answer en {prompt}"}
+
+
+def image_only_processor(processor_class: type) -> type:
+    """`processor_class` without its video processor, which only exists with torchvision; evaluation is images only.
+
+    The subclass keeps the class name, so a checkpoint saved with it has the real `processor_class`.
+    """
+    attributes = [name for name in processor_class.get_attributes() if name != "video_processor"]
+    if len(attributes) == len(processor_class.get_attributes()):
+        return processor_class
+
+    def from_args_and_dict(cls: type, args: list, processor_dict: dict[str, Any], **kwargs: Any) -> Any:
+        return processor_class.from_args_and_dict.__func__(cls, args, processor_dict, video_processor=None, **kwargs)
+
+    return type(processor_class.__name__, (processor_class,), {
+        "__module__": processor_class.__module__, "get_attributes": classmethod(lambda cls: list(attributes)),
+        "from_args_and_dict": classmethod(from_args_and_dict)})
+
+
+def load_processor(target: str, config: Any, revision: str | None = None) -> Any:
+    """The processor of the model at `target`, the image-only form of its family's class where there is one."""
+    from transformers import AutoProcessor
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING
+
+    processor_class = PROCESSOR_MAPPING.get(type(config), None)
+    if processor_class is None:  # not a native family (remote code): as the checkpoint says
+        return AutoProcessor.from_pretrained(target, revision=revision)
+    return image_only_processor(processor_class).from_pretrained(target, revision=revision)
 
 
 def weights_sha256(folder: Path) -> str:
@@ -22,42 +60,53 @@ def weights_sha256(folder: Path) -> str:
 
 
 class HFAdapter:
-    """Batched greedy generation with left padding; the processor's chat template places the image."""
+    """Batched greedy generation with left padding; the chat template (or the family's plain prompt) places the
+    image, the processor expands it into the family's image tokens."""
 
     prompt_family = "generic"
 
     def __init__(self, target: str, spec: str | None = None, device: str = "cpu", dtype: str = "auto",
                  revision: str | None = None) -> None:
         import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
 
         self.spec = spec or f"hf:{target}"
         self.target = target
         self.revision = revision
         self.device = device
-        self.processor = AutoProcessor.from_pretrained(target, revision=revision)
-        self.processor.tokenizer.padding_side = "left"
         torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16,
                        "float16": torch.float16}[dtype]
         self.model = AutoModelForImageTextToText.from_pretrained(target, revision=revision, dtype=torch_dtype)
         self.model.to(device).eval()
+        self.family = self.model.config.model_type
+        self.plain_prompt = PLAIN_PROMPTS.get(self.family)
+        self.processor = load_processor(target, self.model.config, revision)
+        self.processor.tokenizer.padding_side = "left"
+        eos = self.model.generation_config.eos_token_id
+        self.stop_ids = {*(eos if isinstance(eos, list) else [eos]), self.processor.tokenizer.eos_token_id} - {None}
 
     def describe(self) -> dict[str, Any]:
         local = Path(self.target)
         return {
             "adapter": "hf",
             "model": self.target,
+            "family": self.family,
             "architecture": type(self.model).__name__,
+            "image_processor": type(self.processor.image_processor).__name__,
             "revision": self.revision or getattr(self.model.config, "_commit_hash", None),
             "weights_sha256": weights_sha256(local) if local.is_dir() else None,
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "device": self.device,
         }
 
-    def _chat_text(self, prompt: str, has_image: bool) -> str:
+    def _prompt(self, prompt: str, has_image: bool) -> str:
+        if self.plain_prompt is not None:
+            return self.plain_prompt.format(image=self.processor.image_token if has_image else "", prompt=prompt)
         content = ([{"type": "image"}] if has_image else []) + [{"type": "text", "text": prompt}]
         messages = [{"role": "user", "content": content}]
-        return self.processor.apply_chat_template(messages, add_generation_prompt=True)
+        # Rendered by the tokenizer: some processors' own apply_chat_template reads video settings (SmolVLM's).
+        return self.processor.tokenizer.apply_chat_template(
+            messages, chat_template=self.processor.chat_template, add_generation_prompt=True, tokenize=False)
 
     def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
         import torch
@@ -65,22 +114,21 @@ class HFAdapter:
 
         if len({r.image is None for r in requests}) > 1:
             raise ValueError("a batch mixes requests with and without images")
-        texts = [self._chat_text(r.prompt, r.image is not None) for r in requests]
-        images = [Image.open(io.BytesIO(r.image)).convert("RGB") for r in requests if r.image is not None]
+        texts = [self._prompt(r.prompt, r.image is not None) for r in requests]
+        # One list of images per prompt: processors that tile images (Idefics3, SmolVLM) need the grouping.
+        images = [[Image.open(io.BytesIO(r.image)).convert("RGB")] for r in requests if r.image is not None]
         inputs = self.processor(images=images or None, text=texts, return_tensors="pt", padding=True)
+        inputs.pop("labels", None)  # training targets some processors add (PaliGemma's), not generation inputs
         inputs = inputs.to(self.device)
         max_new_tokens = max(r.max_new_tokens for r in requests)
         with torch.inference_mode():
             output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         new_tokens = output[:, inputs["input_ids"].shape[1]:]
-        eos = self.processor.tokenizer.eos_token_id
         answers = []
-        pad = self.processor.tokenizer.pad_token_id
         for request, text, row in zip(requests, texts, new_tokens, strict=True):
             tokens = row[: request.max_new_tokens].tolist()
-            if eos in tokens:
-                tokens = tokens[: tokens.index(eos)]
-            tokens = [t for t in tokens if t != pad]
+            stop = next((i for i, token in enumerate(tokens) if token in self.stop_ids), len(tokens))
+            tokens = tokens[:stop]
             answer = self.processor.tokenizer.decode(tokens, skip_special_tokens=True).strip()
             answers.append(Generation(text=answer, prompt=text, output_tokens=len(tokens)))
         return answers

@@ -1,0 +1,71 @@
+"""The in-repo Molmo: `--model molmo:PATH_OR_PRESET`, greedy, the release's prompt format and crops per request.
+
+PATH is a folder in the in-repo layout or the release's (allenai/Molmo-*-0924, or one written by
+`molmo.checkpoint.save_hf_layout`), or a hub id; a tiny preset name (`molmo:tiny`) gives random weights
+from a fixed seed and the tiny tokenizer, for tests and demos.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from evals.adapters.base import Generation, GenerationRequest
+
+SEED = 0  # the weights of a preset
+
+
+class MolmoAdapter:
+    """Batched greedy generation with the in-repo model; the recorded prompt goes in the user turn as is."""
+
+    prompt_family = "molmo"
+
+    def __init__(self, target: str, spec: str | None = None, device: str = "cpu", dtype: str = "auto") -> None:
+        import torch
+
+        from molmo.checkpoint import from_pretrained
+        from molmo.config import PRESETS, TINY_PRESETS
+        from molmo.processing import MolmoProcessor
+
+        if target in PRESETS and target not in TINY_PRESETS and not Path(target).is_dir():
+            raise ValueError(f"molmo:{target}: only the tiny presets ({', '.join(sorted(TINY_PRESETS))}) come with a "
+                             "tokenizer; give a checkpoint folder or hub id for real weights")
+        torch_dtype = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16,
+                       "float16": torch.float16}[dtype]
+        self.spec = spec or f"molmo:{target}"
+        self.target = target
+        self.device = device
+        self.model, tokenizer = from_pretrained(target, dtype=torch_dtype, device=device, seed=SEED)
+        if tokenizer is None:
+            raise ValueError(f"molmo:{target}: no tokenizer files beside the weights")
+        self.processor = MolmoProcessor(tokenizer, self.model.config.image_config())
+
+    def describe(self) -> dict[str, Any]:
+        from evals.adapters.hf import weights_sha256
+
+        local = Path(self.target)
+        return {
+            "adapter": "molmo",
+            "model": self.target,
+            "architecture": f"MolmoForCausalLM (in-repo, {self.model.config.llm.kind} decoder)",
+            "seed": None if local.is_dir() else SEED,
+            "weights_sha256": weights_sha256(local) if local.is_dir() else None,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "dtype": str(next(self.model.parameters()).dtype).removeprefix("torch."),
+            "device": self.device,
+        }
+
+    def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
+        from PIL import Image
+
+        from molmo.generation import generate
+
+        images = [None if r.image is None else Image.open(io.BytesIO(r.image)) for r in requests]
+        batch = self.processor([r.prompt for r in requests], images, max_crops=[r.max_crops for r in requests])
+        result = generate(self.model, self.processor, batch, max_new_tokens=max(r.max_new_tokens for r in requests))
+        answers = []
+        for request, prompt, generated in zip(requests, batch.prompts, result.token_ids, strict=True):
+            ids = generated[: request.max_new_tokens]
+            answers.append(Generation(text=self.processor.decode(ids).strip(), prompt=prompt, output_tokens=len(ids)))
+        return answers
