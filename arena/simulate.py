@@ -1,22 +1,24 @@
 """A simulated panel of annotators voting through the real store: for demos, load tests and planning.
 
-Each simulated annotator has a known preference (the models' true strengths on the Elo scale), a level of
-noise (a share of random votes) and a position bias (extra pull towards the left answer). Votes go through
-`next_battle` and `record_vote` exactly as the app's do, so every count, constraint and export is real. Every
-simulated annotator is named `simulated-annotator-NNN`, so no output can pass them off as people.
+A judge turns an assignment (what one annotator sees) into one of the five choices. `Panel` judges by known
+model strengths on the Elo scale, with noise (a share of random votes) and a position bias (extra pull
+towards the left answer); any callable with the same signature can judge instead (the demo's judges by the
+answers' correctness). Votes go through `next_battle` and `record_vote` exactly as the app's do, so every
+count, constraint and export is real. Every simulated annotator is named `simulated-annotator-NNN`, so no
+output can pass them off as people.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena.annotators import add_annotator
-from arena.db import Annotator
+from arena.db import Annotator, Assignment
 from arena.sampling import next_battle
 from arena.votes import record_vote
 
@@ -34,19 +36,23 @@ class Panel:
     cant_tell: float = 0.03  # share of "can't tell"
 
 
-def _choice(panel: Panel, left: str, right: str, rng: random.Random) -> str:
-    if rng.random() < panel.random_share:
-        return rng.choice(("left_better", "right_better", "tie_good", "tie_bad", "cant_tell"))
-    if rng.random() < panel.cant_tell:
-        return "cant_tell"
-    gap = panel.strengths.get(right, 1000.0) - panel.strengths.get(left, 1000.0)
-    p_left = min(1.0, 1.0 / (1.0 + 10.0 ** (gap / 400.0)) + panel.left_bias)
-    if abs(p_left - 0.5) < panel.tie_margin and rng.random() < 0.5:
-        return rng.choice(("tie_good", "tie_bad"))
-    return "left_better" if rng.random() < p_left else "right_better"
+    def __call__(self, assignment: Assignment, rng: random.Random) -> str:
+        if rng.random() < self.random_share:
+            return rng.choice(("left_better", "right_better", "tie_good", "tie_bad", "cant_tell"))
+        if rng.random() < self.cant_tell:
+            return "cant_tell"
+        left, right = assignment.left.model.name, assignment.right.model.name
+        gap = self.strengths.get(right, 1000.0) - self.strengths.get(left, 1000.0)
+        p_left = min(1.0, 1.0 / (1.0 + 10.0 ** (gap / 400.0)) + self.left_bias)
+        if abs(p_left - 0.5) < self.tie_margin and rng.random() < 0.5:
+            return rng.choice(("tie_good", "tie_bad"))
+        return "left_better" if rng.random() < p_left else "right_better"
 
 
-def simulate_votes(factory: sessionmaker[Session], panel: Panel, annotators: int, votes_each: int,
+Judge = Callable[[Assignment, random.Random], str]
+
+
+def simulate_votes(factory: sessionmaker[Session], judge: Judge, annotators: int, votes_each: int,
                    seed: int = 0) -> int:
     """Create `annotators` simulated annotators and let each vote up to `votes_each` times; returns the votes.
 
@@ -64,8 +70,8 @@ def simulate_votes(factory: sessionmaker[Session], panel: Panel, annotators: int
                 assignment = next_battle(session, annotator, rng)
                 if assignment is None:
                     continue
-                left, right = assignment.left.model.name, assignment.right.model.name
+                choice = judge(assignment, rng)
                 battle_id = assignment.battle_id
-            record_vote(factory, annotator_id, battle_id, _choice(panel, left, right, rng))
+            record_vote(factory, annotator_id, battle_id, choice)
             votes += 1
     return votes

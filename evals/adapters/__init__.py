@@ -7,6 +7,8 @@ from evals.adapters.base import Generation, GenerationRequest, ModelAdapter
 KINDS = {
     "hf": "a Hugging Face VLM loaded with AutoModelForImageTextToText + AutoProcessor (local path or hub id)",
     "molmo": "the in-repo Molmo: a checkpoint folder (in-repo or release layout), a hub id, or a tiny preset",
+    "frequent": "a non-neural baseline: each task's most frequent answer, from a JSON table task -> answer",
+    "constant": "a non-neural baseline: the same answer TEXT to everything",
 }
 
 
@@ -16,6 +18,10 @@ def load_adapter(spec: str, device: str = "cpu", dtype: str = "auto") -> ModelAd
     if not sep or not target or kind not in KINDS:
         known = "; ".join(f"{k}:... ({v})" for k, v in KINDS.items())
         raise ValueError(f"--model {spec!r}: expected KIND:TARGET with KIND one of: {known}")
+    if kind in ("frequent", "constant"):
+        from evals.adapters.baselines import ConstantAdapter, FrequentAnswerAdapter
+
+        return FrequentAnswerAdapter(target, spec=spec) if kind == "frequent" else ConstantAdapter(target, spec=spec)
     if kind == "molmo":
         from evals.adapters.molmo import MolmoAdapter
 

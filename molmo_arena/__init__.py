@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from arena import cli as arena_cli
 from evals import cli as eval_cli
 from leaderboard import cli as leaderboard_cli
+from molmo.train import cli as train_cli
+from molmo_arena import demo
 
-COMMANDS = (eval_cli, arena_cli, leaderboard_cli)
+COMMANDS = (demo, eval_cli, arena_cli, leaderboard_cli, train_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +42,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"molmo-arena: error: {error}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

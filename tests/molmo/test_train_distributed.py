@@ -1,0 +1,86 @@
+"""The same trainer under torchrun: 2 CPU processes (gloo), DDP and FSDP2, against one process with the same
+global batch. Also the `molmo-arena train` command in one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from molmo.train.config import config_from_dict
+from molmo.train.trainer import Trainer
+from tests.molmo.test_train_trainer import one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+
+WORKER = '''
+import json, sys
+import torch
+from molmo.train.config import config_from_dict
+from molmo.train.trainer import Trainer
+
+configs, out = json.loads(sys.argv[1]), sys.argv[2]
+for parallelism, config in configs.items():  # one launch, one process group, both wrappings in turn
+    trainer = Trainer(config_from_dict(config), f"{out}/{parallelism}", progress=False)
+    records = trainer.run()
+    # DDP holds whole tensors, FSDP2 DTensor shards: gather them (a collective, same order on every rank).
+    weights = {name: (t.full_tensor() if hasattr(t, "full_tensor") else t).detach().cpu()
+               for name, t in trainer.module.state_dict().items()}
+    torch.save(weights, f"{out}/{parallelism}/weights-rank{trainer.env.rank}.pt")
+    if trainer.env.is_main:
+        json.dump([r["loss"] for r in records], open(f"{out}/{parallelism}/losses.json", "w"))
+'''
+
+
+def _config(parallelism: str) -> dict:
+    config = tiny_config(max_steps=3, global_batch_size=4, micro_batch_size=1, parallelism=parallelism)
+    config["model"]["residual_dropout"] = 0.0  # dropout masks differ with the split of the batch
+    return config
+
+
+@pytest.fixture(scope="module")
+def single_process(tmp_path_factory) -> tuple[list[float], dict[str, torch.Tensor]]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    trainer = Trainer(config_from_dict(_config("ddp")), tmp_path_factory.mktemp("single"), progress=False)
+    losses = [r["loss"] for r in trainer.run()]
+    torch.set_num_threads(threads)
+    return losses, {name: t.detach().clone() for name, t in trainer.module.state_dict().items()}
+
+
+def test_ddp_and_fsdp_on_two_processes_match_one_process_with_the_same_global_batch(tmp_path, single_process):
+    (tmp_path / "worker.py").write_text(WORKER)
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    configs = {parallelism: _config(parallelism) for parallelism in ("ddp", "fsdp")}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               str(tmp_path / "worker.py"), json.dumps(configs), str(out)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    losses, weights = single_process
+    for parallelism in configs:
+        rank0, rank1 = (torch.load(out / parallelism / f"weights-rank{r}.pt") for r in (0, 1))
+        for name, tensor in rank0.items():
+            assert torch.equal(tensor, rank1[name]), (parallelism, name)  # both ranks end with the same weights
+        assert json.loads((out / parallelism / "losses.json").read_text()) == pytest.approx(losses, rel=1e-4)
+        for name, tensor in weights.items():
+            torch.testing.assert_close(rank0[name], tensor, atol=1e-4, rtol=1e-3, msg=f"{parallelism} {name}")
+
+
+def test_the_train_command_runs_a_config(tmp_path):
+    import yaml
+
+    import molmo_arena
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(max_steps=3)))
+    out = tmp_path / "run"
+    status = molmo_arena.main(["train", "--config", str(config), "--out", str(out), "--max-steps", "2",
+                               "--set", "train.save_every=1", "--no-progress"])
+    assert status == 0
+    assert [p.name for p in sorted((out / "checkpoints").iterdir())] == ["step-000001", "step-000002"]
+    assert json.loads((out / "config.json").read_text())["train"]["max_steps"] == 2
+    assert molmo_arena.main(["train", "--config", str(config), "--set", "train.max_steps=zero"]) == 2

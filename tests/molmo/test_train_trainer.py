@@ -1,0 +1,159 @@
+"""The training loop on the real tiny preset: loss falls, accumulation and checkpointing change nothing, a killed
+run resumes on the same loss curve, and the evaluation hook runs the harness."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+
+from molmo.train.config import config_from_dict
+from molmo.train.trainer import MixtureSampler, ResidualDropout, Trainer, latest_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: with pytest -n 2 on 2 cores, more threads only spin against each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_config(**train) -> dict:
+    """Two synthetic datasets, 316 image tokens per example, a few seconds a run on 2 cores."""
+    return {
+        "model": {"preset": "tiny", "residual_dropout": 0.1},
+        "data": {
+            "max_seq_len": 400,
+            "max_crops": 1,
+            "datasets": [
+                {"name": "count", "reader": "pixmo_count", "source": "synthetic:count", "rate": 2.0, "limit": 12},
+                {"name": "text", "reader": "pixmo_docs_other", "source": "synthetic:text", "rate": 1.0, "limit": 6},
+            ],
+        },
+        "optim": {"components": {
+            "vit": {"modules": ["vision_encoder"], "lr": 2e-3, "warmup_steps": 1},
+            "connector": {"modules": ["connector"], "lr": 2e-3, "warmup_steps": 1},
+            "llm": {"modules": ["language_model"], "lr": 3e-3, "warmup_steps": 1, "max_grad_norm": 0.5},
+        }},
+        "train": {"max_steps": 4, "global_batch_size": 2, "micro_batch_size": 1, "seed": 0, **train},
+    }
+
+
+def _trainer(tmp_path, name: str, dropout: float = 0.1, **train) -> Trainer:
+    config = tiny_config(**train)
+    config["model"]["residual_dropout"] = dropout
+    return Trainer(config_from_dict(config), tmp_path / name, progress=False)
+
+
+def test_loss_falls_and_metrics_checkpoints_and_the_model_are_written(tmp_path):
+    trainer = _trainer(tmp_path, "run", max_steps=6, save_every=3, keep_checkpoints=1)
+    records = trainer.run()
+    losses = [r["loss"] for r in records]
+    assert min(losses[-2:]) < 0.85 * losses[0]
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == list(range(1, 7))
+    assert {"loss", "z_loss", "tokens_per_s", "lr/vit", "lr/connector", "lr/llm", "grad_norm/llm"} <= set(lines[0])
+    assert lines[0]["lr/llm"] == pytest.approx(3e-3) and lines[-1]["lr/llm"] == pytest.approx(3e-4)  # cosine to 10%
+    assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["step-000006"]  # keeps the newest
+    from molmo.checkpoint import from_pretrained
+
+    exported, tokenizer = from_pretrained(tmp_path / "run" / "model")
+    assert tokenizer is not None
+    config = tiny_config()
+    config["model"]["init_checkpoint"] = str(tmp_path / "run" / "model")  # stage 2 starts from stage 1's model
+    follow_up = Trainer(config_from_dict(config), tmp_path / "stage2", progress=False)
+    for name, tensor in exported.state_dict().items():
+        torch.testing.assert_close(tensor, trainer.module.state_dict()[name])
+        torch.testing.assert_close(tensor, follow_up.module.state_dict()[name])
+
+
+def test_a_killed_run_resumes_on_the_same_loss_curve(tmp_path):
+    whole = [r["loss"] for r in _trainer(tmp_path, "whole", max_steps=3).run()]
+    first = _trainer(tmp_path, "killed", max_steps=3).run(stop_after=1)  # a checkpoint at step 1, then it "dies"
+    assert latest_checkpoint(tmp_path / "killed").name == "step-000001"
+    torch.manual_seed(1234)  # a new process: nothing of the old RNG state survives
+    random.seed(1234)
+    resumed = _trainer(tmp_path, "killed", max_steps=3).run(resume=True)
+    assert [r["step"] for r in resumed] == [2, 3]
+    assert [r["loss"] for r in first + resumed] == pytest.approx(whole, abs=1e-6)
+    assert whole[2] != pytest.approx(whole[1])  # the test is not vacuous
+
+
+def test_gradient_accumulation_and_activation_checkpointing_change_nothing(tmp_path):
+    # No dropout: its masks depend on the micro-batch shapes.
+    reference = _trainer(tmp_path, "one", dropout=0.0, max_steps=1, micro_batch_size=2)
+    [step] = reference.run()
+    for name, train in (("accumulated", {"micro_batch_size": 1}), ("recomputed", {"activation_checkpointing": True,
+                                                                                  "micro_batch_size": 2})):
+        other = _trainer(tmp_path, name, dropout=0.0, max_steps=1, **train)
+        [other_step] = other.run()
+        assert other_step["loss"] == pytest.approx(step["loss"], rel=1e-5)
+        assert other_step["grad_norm/llm"] == pytest.approx(step["grad_norm/llm"], rel=1e-4)
+        for (key, mine), theirs in zip(reference.module.state_dict().items(), other.module.state_dict().values(),
+                                       strict=True):
+            torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=1e-4, msg=key)
+
+
+def test_text_only_dropout_drops_the_residual_update_of_answer_tokens_only():
+    block = torch.nn.Linear(16, 16)
+    dropout = ResidualDropout([block], rate=0.0, response_rate=0.5)
+    x = torch.randn(1, 6, 16)
+    dropout.response_mask = torch.tensor([[False, False, False, True, True, True]])
+    plain = block.forward(x)  # forward() skips the hook
+    out = block(x)
+    torch.testing.assert_close(out[:, :3], plain[:, :3])  # prompt and image tokens: untouched
+    update, kept = out[:, 3:] - x[:, 3:], plain[:, 3:] - x[:, 3:]
+    dropped = update.abs() < 1e-6
+    assert 0 < int(dropped.sum()) < dropped.numel()
+    torch.testing.assert_close(update[~dropped], 2 * kept[~dropped])  # survivors scaled by 1 / (1 - 0.5)
+    block.eval()
+    torch.testing.assert_close(block(x), plain)
+
+
+def test_the_sampler_follows_the_rates_and_resumes_exactly():
+    sampler = MixtureSampler([10, 5], [3.0, 1.0], seed=0)
+    draws = sampler.draw(400)
+    assert 270 < sum(s.dataset == 0 for s in draws) < 330
+    first_epoch = [s.index for s in draws if s.dataset == 1][:5]
+    assert sorted(first_epoch) == [0, 1, 2, 3, 4]  # each epoch walks every example once
+    state = sampler.state_dict()
+    after = sampler.draw(20)
+    fresh = MixtureSampler([10, 5], [3.0, 1.0], seed=0)
+    fresh.load_state_dict(state)
+    assert fresh.draw(20) == after
+
+
+def test_the_evaluation_hook_runs_the_harness_with_the_adapter(tmp_path):
+    from evals.adapters.base import Generation
+    from evals.fixtures import write_fixture
+
+    seen = {}
+
+    class Counting:
+        spec, prompt_family = "trained-tiny", "generic"
+
+        def describe(self):
+            return {"adapter": "test", "model": "trained-tiny"}
+
+        def generate(self, requests):
+            return [Generation(text="3", prompt=r.prompt) for r in requests]
+
+    def factory(model, tokenizer, model_config, section):
+        seen.update(training=model.training, vocab=model_config.llm.vocab_size, tasks=section.tasks)
+        return Counting()
+
+    data = write_fixture("pixmo_count", tmp_path / "fixtures", n=4)
+    config = tiny_config(max_steps=1)
+    config["eval"] = {"tasks": ["pixmo_count"], "prompt_set": "generic", "data": {"pixmo_count": str(data)}}
+    trainer = Trainer(config_from_dict(config), tmp_path / "run", adapter_factory=factory, progress=False)
+    trainer.run()
+    assert seen == {"training": False, "vocab": 512, "tasks": ("pixmo_count",)}
+    assert trainer.module.training  # back to training afterwards
+    run = json.loads((tmp_path / "run" / "evals" / "step-000001" / "run.json").read_text())
+    assert run["scores"]["pixmo_count"]["items"] == 4
+    last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last == {"step": 1, "eval": {"pixmo_count": run["scores"]["pixmo_count"]["score"]}}
