@@ -18,10 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/molmo-arena leaderboard report results/samples/battles_simulated_molmo27.jsonl.gz \
-		--benchmarks results/reference/molmo_paper_table1.csv \
-		--title "Simulated arena votes among the Molmo paper's 27 models" \
-		--out results/leaderboard-sample
+	OMP_NUM_THREADS=1 $(BIN)/molmo-arena demo --out results/demo
 
 system-packages:
 	@if command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then :; \

@@ -266,6 +266,8 @@ class EvaluationRun:
             scores = {task: summarise(task, rows, self.config.seed) for task, rows in by_task.items()}
         document = {"schema": SCHEMA, "status": "complete", **identity, "packages": package_versions(),
                     "scores": scores}
+        if callable(usage := getattr(self.adapter, "usage", None)):  # API adapters: this process's requests, tokens
+            document["usage"] = usage()
         _write_json(self.out / "run.json", document)
         return document
 

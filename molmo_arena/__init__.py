@@ -13,11 +13,12 @@ from collections.abc import Sequence
 
 from arena import cli as arena_cli
 from evals import cli as eval_cli
+from evals import serve_cli
 from leaderboard import cli as leaderboard_cli
 from molmo.train import cli as train_cli
 from molmo_arena import demo
 
-COMMANDS = (demo, eval_cli, arena_cli, leaderboard_cli, train_cli)
+COMMANDS = (demo, eval_cli, arena_cli, leaderboard_cli, train_cli, serve_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

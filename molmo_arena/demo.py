@@ -22,8 +22,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_CONFIG = ROOT / "molmo/train/configs/tiny_synthetic.yaml"
-FIXTURE_ITEMS = 8  # per benchmark
-SYNTHETIC_ITEMS = 40  # held-out counting items (seed 1; training draws seed 0)
 ARENA_TASKS = ("countbenchqa", "pixmo_count", "chartqa", "docvqa", "vqav2", "realworldqa")
 ARENA_PROMPTS_PER_TASK = 4
 PANEL_SIZE = 12
@@ -36,6 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("results/demo"), help="folder (default results/demo)")
     parser.add_argument("--train-steps", type=int, help="training steps (default: the config's)")
+    parser.add_argument("--items", type=int, default=8, help="fixture items per benchmark (default 8)")
+    parser.add_argument("--synthetic-items", type=int, default=40,
+                        help="held-out synthetic counting items (default 40; training draws another seed)")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=run)
 
@@ -79,7 +80,7 @@ def _say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
-def prepare_data(layout: Layout, seed: int) -> None:
+def prepare_data(layout: Layout, items: int, synthetic_items: int, seed: int) -> None:
     """The 11 benchmark fixtures, held-out synthetic counting, and the baseline's answer table."""
     from evals.adapters.baselines import most_frequent_answers
     from evals.data import load_items
@@ -88,14 +89,14 @@ def prepare_data(layout: Layout, seed: int) -> None:
     from molmo.data.synthetic import generate_rows, write_rows
 
     if not layout.fixtures.exists():
-        write_all_fixtures(layout.fixtures, n=FIXTURE_ITEMS, seed=seed)
+        write_all_fixtures(layout.fixtures, n=items, seed=seed)
     if not layout.synthetic.exists():
-        write_rows(generate_rows("count_qa", SYNTHETIC_ITEMS, seed=1), layout.synthetic)
+        write_rows(generate_rows("count_qa", synthetic_items, seed=1), layout.synthetic)
     tables = {"benchmarks": layout.models / "most_frequent.json",
               "synthetic": layout.models / "most_frequent_synthetic.json"}
     if not all(path.exists() for path in tables.values()):
         # Fitted on other draws (another fixture seed, the synthetic training split), never the evaluated items.
-        paths = write_all_fixtures(layout.root / "data" / "reference", n=FIXTURE_ITEMS, seed=seed + 1)
+        paths = write_all_fixtures(layout.root / "data" / "reference", n=items, seed=seed + 1)
         frequent = most_frequent_answers({task: load_items(task, paths[task]) for task in TASKS})
         counts = [row["answer"] for row in generate_rows("count_qa", 200, seed=0)]
         synthetic = {"pixmo_count": max(sorted(set(counts)), key=counts.count)}
@@ -287,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
     layout = Layout(args.out)
     layout.root.mkdir(parents=True, exist_ok=True)
     _say(f"step 1/5: data and training (folder {layout.root})")
-    prepare_data(layout, args.seed)
+    prepare_data(layout, args.items, args.synthetic_items, args.seed)
     trained = train(layout, args.train_steps)
     _say("step 2/5: evaluation")
     specs = models(layout, trained)

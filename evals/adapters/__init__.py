@@ -7,6 +7,7 @@ from evals.adapters.base import Generation, GenerationRequest, ModelAdapter
 KINDS = {
     "hf": "a Hugging Face VLM loaded with AutoModelForImageTextToText + AutoProcessor (local path or hub id)",
     "molmo": "the in-repo Molmo: a checkpoint folder (in-repo or release layout), a hub id, or a tiny preset",
+    "openai": "an OpenAI-compatible chat-completions endpoint, BASE_URL[?options]#MODEL (vLLM, SGLang, an API)",
     "frequent": "a non-neural baseline: each task's most frequent answer, from a JSON table task -> answer",
     "constant": "a non-neural baseline: the same answer TEXT to everything",
 }
@@ -26,6 +27,10 @@ def load_adapter(spec: str, device: str = "cpu", dtype: str = "auto") -> ModelAd
         from evals.adapters.molmo import MolmoAdapter
 
         return MolmoAdapter(target, spec=spec, device=device, dtype=dtype)
+    if kind == "openai":  # the server picks device and dtype
+        from evals.adapters.openai_api import OpenAIAdapter
+
+        return OpenAIAdapter(target, spec=spec)
     from evals.adapters.hf import HFAdapter
 
     return HFAdapter(target, spec=spec, device=device, dtype=dtype)
