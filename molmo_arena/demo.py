@@ -1,6 +1,6 @@
 """`molmo-arena demo`: the whole loop on the embedded default, offline, in minutes on a CPU.
 
-1. train the tiny Molmo preset on synthetic PixMo-like data (or reuse the checkpoint of an earlier run);
+1. train the tiny Molmo preset to count shapes on synthetic PixMo-like data (or reuse an earlier run's);
 2. evaluate it beside the untrained tiny Molmo, a tiny random Hugging Face VLM and the most-frequent-answer
    baseline on the 11 benchmark fixtures and on held-out synthetic counting;
 3. pre-generate arena answers and let a SIMULATED panel of annotators vote through the arena's database;
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN_CONFIG = ROOT / "molmo/train/configs/tiny_synthetic.yaml"
+TRAIN_CONFIG = ROOT / "molmo/train/configs/tiny_counting.yaml"
 ARENA_TASKS = ("countbenchqa", "pixmo_count", "chartqa", "docvqa", "vqav2", "realworldqa")
 ARENA_PROMPTS_PER_TASK = 4
 PANEL_SIZE = 12
@@ -91,14 +91,14 @@ def prepare_data(layout: Layout, items: int, synthetic_items: int, seed: int) ->
     if not layout.fixtures.exists():
         write_all_fixtures(layout.fixtures, n=items, seed=seed)
     if not layout.synthetic.exists():
-        write_rows(generate_rows("count_qa", synthetic_items, seed=1), layout.synthetic)
+        write_rows(generate_rows("count_qa_plain", synthetic_items, seed=1), layout.synthetic)
     tables = {"benchmarks": layout.models / "most_frequent.json",
               "synthetic": layout.models / "most_frequent_synthetic.json"}
     if not all(path.exists() for path in tables.values()):
         # Fitted on other draws (another fixture seed, the synthetic training split), never the evaluated items.
         paths = write_all_fixtures(layout.root / "data" / "reference", n=items, seed=seed + 1)
         frequent = most_frequent_answers({task: load_items(task, paths[task]) for task in TASKS})
-        counts = [row["answer"] for row in generate_rows("count_qa", 200, seed=0)]
+        counts = [row["answer"] for row in generate_rows("count_qa_plain", 200, seed=0)]
         synthetic = {"pixmo_count": max(sorted(set(counts)), key=counts.count)}
         layout.models.mkdir(parents=True, exist_ok=True)
         for path, table in ((tables["benchmarks"], frequent), (tables["synthetic"], synthetic)):

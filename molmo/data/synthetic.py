@@ -7,6 +7,7 @@ Each task draws small images and writes rows in the schema of one PixMo dataset,
     count    1-5 shapes of one colour and kind to count,      pixmo_count  (points in pixels, count, label)
              among distractors of other colours
     count_qa the same scenes as plain questions               vqa (question, answer: TallyQA-like)
+    count_qa_plain  the same questions with no distractors    vqa
     points   a scene of shape groups; 1-3 rows per image      pixmo_points (several labels per image, some
              (one per asked label)                                          with no instance: "There are none.")
     text     words and numbers in colours                     pixmo_docs_other (questions about the text)
@@ -22,6 +23,7 @@ tests do that). Images are PNG (lossless: colours stay exact). A 128 px image ta
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -122,19 +124,21 @@ def _distractors(rng: np.random.Generator, target_colour: str, slots: int) -> li
     return groups
 
 
-def count_row(rng: np.random.Generator, size: int, min_count: int = 1, max_count: int = 5) -> Row:
-    """A PixMo-Count row: `count` shapes of one colour and kind among distractors."""
+def count_row(rng: np.random.Generator, size: int, min_count: int = 1, max_count: int = 5,
+              distractors: bool = True) -> Row:
+    """A PixMo-Count row: `count` shapes of one colour and kind, among distractors unless told otherwise."""
     colour, shape = str(rng.choice(list(COLORS))), str(rng.choice(SHAPES))
     count = int(rng.integers(min_count, max_count + 1))
-    groups = [(colour, shape, count), *_distractors(rng, colour, 16 - count)]
+    groups = [(colour, shape, count), *(_distractors(rng, colour, 16 - count) if distractors else [])]
     image, centres = _scene(rng, size, groups)
     points = [{"x": x, "y": y} for x, y in centres[0]]
     return {**_image_fields(image), "image_url": "", "count": count, "points": points, "label": _label(colour, shape)}
 
 
-def count_qa_row(rng: np.random.Generator, size: int, min_count: int = 1, max_count: int = 5) -> Row:
+def count_qa_row(rng: np.random.Generator, size: int, min_count: int = 1, max_count: int = 5,
+                 distractors: bool = True) -> Row:
     """The same counting scene as a VQA row (TallyQA-like): the question and the number, no points."""
-    row = count_row(rng, size, min_count, max_count)
+    row = count_row(rng, size, min_count, max_count, distractors)
     return {"image": row["image"], "image_sha256": row["image_sha256"],
             "question": f"How many {row['label']} are there?", "answer": str(row["count"])}
 
@@ -258,6 +262,7 @@ def caption_row(rng: np.random.Generator, size: int) -> Row:
 TASKS: dict[str, tuple[Callable[[np.random.Generator, int], Row | list[Row]], str]] = {
     "count": (count_row, "pixmo_count"),
     "count_qa": (count_qa_row, "vqa"),
+    "count_qa_plain": (functools.partial(count_qa_row, distractors=False), "vqa"),  # only the shapes to count
     "points": (points_rows, "pixmo_points"),
     "text": (text_row, "pixmo_docs_other"),
     "clock": (clock_row, "pixmo_clocks"),
