@@ -91,7 +91,8 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in data[:end].splitlines() if line.strip()]
 
 
-def _write_json(path: Path, document: dict[str, Any]) -> None:
+def _write_json(path: Path, document: dict[str, Any] | list[Any]) -> None:
+    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     os.replace(temporary, path)
@@ -259,7 +260,7 @@ class EvaluationRun:
         if self.config.submission:
             (self.out / "submission").mkdir(exist_ok=True)
             for task, rows in by_task.items():
-                _write_json_list(self.out / "submission" / f"{task}.json", submission_entries(task, rows))
+                _write_json(self.out / "submission" / f"{task}.json", submission_entries(task, rows))
             scores = {task: {"items": len(rows), "errors": sum(r["error"] is not None for r in rows)}
                       for task, rows in by_task.items()}
         else:
@@ -301,12 +302,6 @@ def submission_entries(task: str, records: list[dict[str, Any]]) -> list[dict[st
     key = _SUBMISSION_ID[task]
     ordered = sorted(records, key=lambda r: r["index"])
     return [{key: int(r["id"]) if r["id"].isdigit() else r["id"], "answer": r["parsed"] or ""} for r in ordered]
-
-
-def _write_json_list(path: Path, entries: list[dict[str, Any]]) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(entries, ensure_ascii=False) + "\n")
-    os.replace(temporary, path)
 
 
 def _json_safe(value: Any) -> Any:

@@ -26,7 +26,7 @@ def load_adapter(spec: str, device: str = "cpu", dtype: str = "auto") -> ModelAd
     if kind == "molmo":
         from evals.adapters.molmo import MolmoAdapter
 
-        return MolmoAdapter(target, spec=spec, device=device, dtype=dtype)
+        return MolmoAdapter.load(target, spec=spec, device=device, dtype=dtype)
     if kind == "openai":  # the server picks device and dtype
         from evals.adapters.openai_api import OpenAIAdapter
 

@@ -21,35 +21,43 @@ class MolmoAdapter:
 
     prompt_family = "molmo"
 
-    def __init__(self, target: str, spec: str | None = None, device: str = "cpu", dtype: str = "auto") -> None:
+    def __init__(self, model: Any, tokenizer: Any, spec: str, target: str, device: str = "cpu") -> None:
+        from molmo.processing import MolmoProcessor
+
+        self.model = model
+        self.processor = MolmoProcessor(tokenizer, model.config.image_config())
+        self.spec = spec
+        self.target = target
+        self.device = device
+
+    @classmethod
+    def load(cls, target: str, spec: str | None = None, device: str = "cpu", dtype: str = "auto") -> MolmoAdapter:
+        """Load a checkpoint folder, a hub id or a tiny preset (seeded random weights)."""
         import torch
 
         from molmo.checkpoint import from_pretrained
         from molmo.config import PRESETS, TINY_PRESETS
-        from molmo.processing import MolmoProcessor
 
         if target in PRESETS and target not in TINY_PRESETS and not Path(target).is_dir():
             raise ValueError(f"molmo:{target}: only the tiny presets ({', '.join(sorted(TINY_PRESETS))}) come with a "
                              "tokenizer; give a checkpoint folder or hub id for real weights")
         torch_dtype = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16,
                        "float16": torch.float16}[dtype]
-        self.spec = spec or f"molmo:{target}"
-        self.target = target
-        self.device = device
-        self.model, tokenizer = from_pretrained(target, dtype=torch_dtype, device=device, seed=SEED)
+        model, tokenizer = from_pretrained(target, dtype=torch_dtype, device=device, seed=SEED)
         if tokenizer is None:
             raise ValueError(f"molmo:{target}: no tokenizer files beside the weights")
-        self.processor = MolmoProcessor(tokenizer, self.model.config.image_config())
+        return cls(model, tokenizer, spec or f"molmo:{target}", target, device)
 
     def describe(self) -> dict[str, Any]:
         from evals.adapters.hf import weights_sha256
+        from molmo.config import TINY_PRESETS
 
         local = Path(self.target)
         return {
             "adapter": "molmo",
             "model": self.target,
             "architecture": f"MolmoForCausalLM (in-repo, {self.model.config.llm.kind} decoder)",
-            "seed": None if local.is_dir() else SEED,
+            "seed": SEED if self.target in TINY_PRESETS else None,
             "weights_sha256": weights_sha256(local) if local.is_dir() else None,
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "dtype": str(next(self.model.parameters()).dtype).removeprefix("torch."),
@@ -69,3 +77,9 @@ class MolmoAdapter:
             ids = generated[: request.max_new_tokens]
             answers.append(Generation(text=self.processor.decode(ids).strip(), prompt=prompt, output_tokens=len(ids)))
         return answers
+
+
+def training_adapter(model: Any, tokenizer: Any, model_config: Any, section: Any) -> MolmoAdapter:
+    """The training loop's evaluation hook: the weights being trained, evaluated in place (no checkpoint)."""
+    device = str(next(model.parameters()).device)
+    return MolmoAdapter(model, tokenizer, spec="molmo:<training weights>", target="<training weights>", device=device)

@@ -27,9 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="stop after this step, saving a checkpoint, without shortening the schedule")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key, e.g. --set train.micro_batch_size=2 (value read as YAML)")
-    parser.add_argument("--eval-adapter", metavar="MODULE:FUNCTION",
+    parser.add_argument("--eval-adapter", metavar="MODULE:FUNCTION", default="evals.adapters.molmo:training_adapter",
                         help="adapter factory (model, tokenizer, model_config, eval_section) -> ModelAdapter, "
-                             "used by the eval section at checkpoints")
+                             "used by the config's eval section at checkpoints (default: the in-repo Molmo in place)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -48,9 +48,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def _factory(spec: str | None) -> Any:
-    if spec is None:
-        return None
+def _factory(spec: str) -> Any:
     module, sep, name = spec.partition(":")
     if not sep:
         raise ValueError(f"--eval-adapter {spec!r}: expected MODULE:FUNCTION")

@@ -84,3 +84,22 @@ def test_the_train_command_runs_a_config(tmp_path):
     assert [p.name for p in sorted((out / "checkpoints").iterdir())] == ["step-000001", "step-000002"]
     assert json.loads((out / "config.json").read_text())["train"]["max_steps"] == 2
     assert molmo_arena.main(["train", "--config", str(config), "--set", "train.max_steps=zero"]) == 2
+
+
+def test_the_train_command_evaluates_the_weights_in_place_at_checkpoints(tmp_path):
+    """Without --eval-adapter the config's eval section runs the harness on the in-repo model being trained."""
+    import yaml
+
+    import molmo_arena
+    from molmo.data.synthetic import generate_rows, write_rows
+
+    held_out = write_rows(generate_rows("count_qa_plain", 3, seed=1), tmp_path / "held_out.parquet")
+    config = dict(tiny_config(max_steps=2), eval={"tasks": ["pixmo_count"], "data": {"pixmo_count": str(held_out)}})
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "run"
+    assert molmo_arena.main(["train", "--config", str(tmp_path / "tiny.yaml"), "--out", str(out),
+                             "--set", "train.eval_every=2", "--no-progress"]) == 0
+    run = json.loads((out / "evals" / "step-000002" / "run.json").read_text())
+    assert run["model"]["model"] == "<training weights>" and run["config"]["prompt_set"] == "molmo"
+    assert run["scores"]["pixmo_count"]["items"] == 3
+    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 2
