@@ -68,6 +68,7 @@ def benchmark_plot(joined: pd.DataFrame, average_column: str, title: str) -> byt
     for row in joined.itertuples(index=False):
         axes.annotate(row.model, (getattr(row, average_column), row.rating), fontsize=6.5,
                       xytext=(3, 3), textcoords="offset points")
+    axes.margins(x=0.2, y=0.1)  # room for the labels of the outermost points
     axes.set_xlabel(f"benchmark average ({average_column})")
     axes.set_ylabel("rating (Elo scale)")
     axes.set_title(title)
