@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arena.db import BATTLE_MODELS, Annotator, Battle, Prompt, Vote
+from arena.files import write_lines_atomically
 
 WINNERS = {"a_better": "model_a", "b_better": "model_b", "tie_good": "tie", "tie_bad": "tie (bothbad)"}
 
 
 def export_battles(session: Session, out_path: str | Path) -> int:
     """Write the battles file atomically (a temporary file renamed over `out_path`); returns the count."""
-    out_path = Path(out_path)
     rows = session.execute(
         select(Vote.id, Vote.tstamp, Vote.annotator_id, BATTLE_MODELS.c.model_a, BATTLE_MODELS.c.model_b,
                Vote.choice, Vote.reason, Prompt.prompt_id, Prompt.image_sha256, Prompt.category)
@@ -34,34 +32,24 @@ def export_battles(session: Session, out_path: str | Path) -> int:
         .where(Annotator.enabled, ~Battle.is_gold, Vote.choice.in_(WINNERS))
         .order_by(Vote.id)
     )
-    handle, temporary = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    count = 0
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            for row in rows:
-                record = {
-                    "battle_id": f"vote-{row.id}",
-                    "tstamp": row.tstamp,
-                    "judge": judge_pseudonym(row.annotator_id),
-                    "model_a": row.model_a,
-                    "model_b": row.model_b,
-                    "winner": WINNERS[row.choice],
-                    "question_id": row.prompt_id,
-                    "prompt_id": row.prompt_id,
-                    "image_sha256": row.image_sha256,
-                    "category": row.category,
-                    "anony": True,
-                    "reason": row.reason,
-                }
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, out_path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return count
+    records = (
+        {
+            "battle_id": f"vote-{row.id}",
+            "tstamp": row.tstamp,
+            "judge": judge_pseudonym(row.annotator_id),
+            "model_a": row.model_a,
+            "model_b": row.model_b,
+            "winner": WINNERS[row.choice],
+            "question_id": row.prompt_id,
+            "prompt_id": row.prompt_id,
+            "image_sha256": row.image_sha256,
+            "category": row.category,
+            "anony": True,
+            "reason": row.reason,
+        }
+        for row in rows
+    )
+    return write_lines_atomically(out_path, (json.dumps(record, ensure_ascii=False) for record in records))
 
 
 def judge_pseudonym(annotator_id: int) -> str:

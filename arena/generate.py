@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from arena.files import write_lines_atomically
 from arena.study import image_bytes, read_jsonl
 from evals.adapters.base import GenerationRequest, ModelAdapter
 
@@ -37,10 +36,4 @@ def generate_answers(
                 generation = {"spec": adapter.spec, "max_new_tokens": max_new_tokens, "model": adapter.describe()}
                 lines.append(json.dumps({"prompt_id": prompt_id, "model": name, "answer": answer.text,
                                          "generation": generation}, ensure_ascii=False))
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write("".join(line + "\n" for line in lines))
-    os.replace(temporary, out_path)
-    return len(lines)
+    return write_lines_atomically(out_path, lines)
