@@ -129,8 +129,7 @@ class Leaderboard:
             c = self.covariance
             sd = np.sqrt(np.maximum(np.diag(c)[:, None] + np.diag(c)[None, :] - 2 * c, 0.0))
             low, high = diff - Z95 * sd, diff + Z95 * sd
-        to_p = lambda d: expit(d / ELO_PER_NAT)  # noqa: E731
-        return to_p(diff), to_p(low), to_p(high)
+        return expit(diff / ELO_PER_NAT), expit(low / ELO_PER_NAT), expit(high / ELO_PER_NAT)
 
 
 def select_battles(battles: pd.DataFrame, settings: FitSettings) -> tuple[pd.DataFrame, dict[str, int]]:
