@@ -8,6 +8,8 @@ KINDS = {
     "hf": "a Hugging Face VLM loaded with AutoModelForImageTextToText + AutoProcessor (local path or hub id)",
     "molmo": "the in-repo Molmo: a checkpoint folder (in-repo or release layout), a hub id, or a tiny preset",
     "openai": "an OpenAI-compatible chat-completions endpoint, BASE_URL[?options]#MODEL (vLLM, SGLang, an API)",
+    "anthropic": "Anthropic's Messages API through the anthropic SDK, MODEL[?options] (key ANTHROPIC_API_KEY)",
+    "gemini": "the Gemini API through the google-genai SDK, MODEL[?options] (key GEMINI_API_KEY or GOOGLE_API_KEY)",
     "frequent": "a non-neural baseline: each task's most frequent answer, from a JSON table task -> answer",
     "constant": "a non-neural baseline: the same answer TEXT to everything",
 }
@@ -31,6 +33,14 @@ def load_adapter(spec: str, device: str = "cpu", dtype: str = "auto") -> ModelAd
         from evals.adapters.openai_api import OpenAIAdapter
 
         return OpenAIAdapter(target, spec=spec)
+    if kind == "anthropic":
+        from evals.adapters.anthropic_api import AnthropicAdapter
+
+        return AnthropicAdapter(target, spec=spec)
+    if kind == "gemini":
+        from evals.adapters.gemini_api import GeminiAdapter
+
+        return GeminiAdapter(target, spec=spec)
     from evals.adapters.hf import HFAdapter
 
     return HFAdapter(target, spec=spec, device=device, dtype=dtype)
