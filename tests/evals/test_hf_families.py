@@ -5,7 +5,6 @@ import json
 import sys
 
 import pytest
-import torch
 from PIL import Image
 
 from evals.adapters.base import GenerationRequest
@@ -15,6 +14,7 @@ from evals.fixtures import write_all_fixtures
 from evals.prompts import render_prompt
 from evals.tiny_models import FAMILIES, save_tiny
 from molmo_arena import main
+from tests.torch_threads import one_torch_thread
 
 TASKS = ("ai2d", "countbenchqa", "chartqa")  # multiple choice, counting, short answer
 # transformers' PaliGemma processor builds its (unused here) labels with np.array over tensors.
@@ -25,13 +25,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't
 def _offline_single_thread():
     """No hub (the hub library reads HF_HUB_OFFLINE once, at import), and one torch thread: for matrices this
     small, a second thread only adds synchronisation, which costs ten times the work on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, one_torch_thread():
         patch.setenv("HF_HUB_OFFLINE", "1")
         patch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
         yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -5,21 +5,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from evals.adapters import KINDS, GenerationRequest, load_adapter
 from evals.fixtures import write_fixture
 from molmo_arena import main
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread beats several (no OpenMP hand-offs), most of all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: one thread beats several
 
 
 @pytest.fixture(autouse=True)

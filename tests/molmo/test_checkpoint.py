@@ -33,13 +33,7 @@ MOLMO_7B_D_CONFIG = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread beats several (no OpenMP hand-offs), most of all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: one thread beats several
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ from molmo.data.formatting import Turn
 from molmo.data.packing import IGNORE_INDEX, IMAGE_SUBSEGMENT, Packer, collate, packed_attention_mask
 from molmo.image_tokens import IM_PATCH
 from molmo.processing import tiny_tokenizer
+from tests.torch_threads import one_torch_thread
 
 TURNS = [Turn(" User: How many? Assistant:", " 3", 1.0), Turn(" User: Colour of the square? Assistant:", " red", 2.0),
          Turn(" User: Point to the cat. Assistant:", " There are none.", 1.0)]
@@ -140,11 +141,8 @@ def test_packed_annotations_get_the_logits_they_would_get_alone(packer):
     image = _image()
     packed, alone = packer(image, TURNS), packer(image, TURNS[2:])
     names = ("input_ids", "images", "image_masks", "image_input_idx", "attention_mask", "position_ids")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # pytest -n 2 on 2 cores: more threads only spin against each other
-    with torch.no_grad():
+    with torch.no_grad(), one_torch_thread():
         logits = [model(**{n: collate([p], packer.pad_id)[n] for n in names}).logits[0] for p in (packed, alone)]
-    torch.set_num_threads(threads)
     last_packed = torch.from_numpy(packed.subsegment_ids == 3)
     last_alone = torch.from_numpy(alone.subsegment_ids == 1)
     torch.testing.assert_close(logits[0][last_packed], logits[1][last_alone], atol=1e-4, rtol=1e-4)

@@ -14,7 +14,10 @@ import torch
 
 from molmo.train.config import config_from_dict
 from molmo.train.trainer import Trainer
-from tests.molmo.test_train_trainer import one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from tests.molmo.test_train_trainer import tiny_config
+from tests.torch_threads import one_torch_thread
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: one thread beats several
 
 WORKER = '''
 import json, sys
@@ -43,11 +46,9 @@ def _config(parallelism: str) -> dict:
 
 @pytest.fixture(scope="module")
 def single_process(tmp_path_factory) -> tuple[list[float], dict[str, torch.Tensor]]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    trainer = Trainer(config_from_dict(_config("ddp")), tmp_path_factory.mktemp("single"), progress=False)
-    losses = [r["loss"] for r in trainer.run()]
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        trainer = Trainer(config_from_dict(_config("ddp")), tmp_path_factory.mktemp("single"), progress=False)
+        losses = [r["loss"] for r in trainer.run()]
     return losses, {name: t.detach().clone() for name, t in trainer.module.state_dict().items()}
 
 

@@ -12,14 +12,7 @@ import torch
 from molmo.train.config import config_from_dict
 from molmo.train.trainer import MixtureSampler, ResidualDropout, Trainer, latest_checkpoint
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: with pytest -n 2 on 2 cores, more threads only spin against each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: one thread beats several
 
 
 def tiny_config(**train) -> dict:
