@@ -8,7 +8,13 @@ STAMP := $(VENV)/.installed
 # Without them (or without root) those tests are skipped, each with its reason in the summary.
 SYSTEM_PACKAGES := postgresql chromium
 
-.PHONY: demo test lint system-packages
+# lmms-eval (the bridge's optional extra) lives in a side environment on top of .venv's packages (a .pth line),
+# so its many dependencies never change the main one. It pulls torchvision, whose only build here is CUDA-linked
+# and breaks `import transformers` image processing, so torchvision is uninstalled again right after.
+LMMS_VENV ?= .venv-lmms-eval
+LMMS_STAMP := $(LMMS_VENV)/.installed
+
+.PHONY: demo test lint system-packages lmms-eval-env
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +22,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
 	touch $@
+
+$(LMMS_STAMP): $(STAMP)
+	$(PYTHON) -m venv $(LMMS_VENV)
+	$(LMMS_VENV)/bin/python -c "import pathlib, site, sys; pathlib.Path(site.getsitepackages()[0], \
+		'molmo_arena_base.pth').write_text(sys.argv[1] + '\n')" "$$($(BIN)/python -c 'import site; print(site.getsitepackages()[0])')"
+	$(LMMS_VENV)/bin/python -m pip install -q -c constraints.txt -e '.[lmms-eval]'
+	$(LMMS_VENV)/bin/python -m pip uninstall -q -y torchvision
+	touch $@
+
+lmms-eval-env: $(LMMS_STAMP)
 
 demo: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/molmo-arena demo --out results/demo
@@ -27,7 +43,7 @@ system-packages:
 		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	else echo "note: $(SYSTEM_PACKAGES) missing; their tests will be skipped"; fi
 
-test: $(STAMP) system-packages
+test: $(STAMP) $(LMMS_STAMP) system-packages
 	$(BIN)/ruff check .
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -q
 

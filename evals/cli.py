@@ -2,7 +2,8 @@
 
 `eval run` evaluates a model over benchmark tasks into a resumable run folder; `eval score TASK
 PREDICTIONS.jsonl` scores model outputs made anywhere with the task's metric; `eval compare RUN` shows runs
-beside the Molmo paper's published numbers. Heavy imports happen inside the commands, so the console starts fast.
+beside the Molmo paper's published numbers; `eval lmms-eval` runs lmms-eval's tasks on any model spec. Heavy
+imports happen inside the commands, so the console starts fast.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND", required=True)
     _add_run_parser(commands)
     _add_compare_parser(commands)
+    _add_lmms_eval_parser(commands)
     score = commands.add_parser(
         "score",
         help="score a JSONL file of predictions",
@@ -194,10 +196,9 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
         "fingerprints, prompt hashes, seeds, package versions and the scores. Under torchrun each rank takes every "
         "WORLD_SIZE-th item and rank 0 merges.",
     )
-    run.add_argument("--model", required=True, metavar="SPEC", help="KIND:TARGET, e.g. hf:/path/to/checkpoint")
+    _add_model_options(run)
     run.add_argument("--tasks", required=True, metavar="LIST", help="comma-separated task names, or 'all'")
     run.add_argument("--limit", type=int, help="only the first N items of each task")
-    run.add_argument("--batch-size", type=int, default=8, help="requests per generate call (default 8)")
     run.add_argument("--prompt-set", help="recorded prompt set (default: the model's own family, e.g. molmo)")
     run.add_argument("--data", action="append", default=[], metavar="TASK=PATH",
                      help="a local copy of TASK in the hub schema (Parquet, JSON lines or save_to_disk); repeatable")
@@ -205,13 +206,19 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
                      help="a folder with TASK.parquet / TASK.jsonl / TASK/ per task (as python -m evals.fixtures "
                      "writes)")
     run.add_argument("--out", type=Path, help="run folder (default: results/runs/<model>-<prompt set>)")
-    run.add_argument("--seed", type=int, default=0, help="seed for everything random (default 0)")
     run.add_argument("--submission", action="store_true",
                      help="run the server-scored split (VQA v2 test-dev, DocVQA/InfographicVQA test) and write "
                      "OUT/submission/TASK.json for the evaluation server instead of scoring")
-    run.add_argument("--device", default="cpu", help="torch device (default cpu; under torchrun cuda:LOCAL_RANK)")
-    run.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
     run.set_defaults(func=run_run)
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that loads a model shares: which model, how it runs, the seed."""
+    parser.add_argument("--model", required=True, metavar="SPEC", help="KIND:TARGET, e.g. molmo:/path/to/checkpoint")
+    parser.add_argument("--batch-size", type=int, default=8, help="requests per generate call (default 8)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for everything random (default 0)")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu; under torchrun cuda:LOCAL_RANK)")
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
 
 
 def _add_compare_parser(commands: argparse._SubParsersAction) -> None:
@@ -225,6 +232,25 @@ def _add_compare_parser(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--reference", type=Path, default=_ROOT / "results/reference/molmo_paper_table1.csv")
     compare.add_argument("--models", help="comma-separated reference models to show (default: all)")
     compare.set_defaults(func=run_compare)
+
+
+def _add_lmms_eval_parser(commands: argparse._SubParsersAction) -> None:
+    bridge = commands.add_parser(
+        "lmms-eval",
+        help="run lmms-eval tasks on any model spec (needs the lmms-eval extra)",
+        description="Run lmms-eval tasks through the lmms-eval bridge: the model is any of our specs, the tasks are "
+        "lmms-eval's (or YAML task folders given with --include-path), and OUT/run.json plus OUT/samples.jsonl "
+        "record the model, lmms-eval's version, each task's config hash, the data hashes and the scores.",
+    )
+    _add_model_options(bridge)
+    bridge.add_argument("--tasks", required=True, metavar="LIST", help="comma-separated lmms-eval task names")
+    bridge.add_argument("--include-path", type=Path, metavar="DIR", help="a folder of extra lmms-eval task YAML files")
+    bridge.add_argument("--data", action="append", default=[], metavar="TASK=PATH",
+                        help="read TASK's documents from a local Parquet file in its dataset's schema, keeping its "
+                        "prompts and metrics (for machines without the hub); repeatable")
+    bridge.add_argument("--limit", type=int, help="only the first N documents of each task")
+    bridge.add_argument("--out", type=Path, required=True, help="run folder")
+    bridge.set_defaults(func=run_lmms_eval_command)
 
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -285,6 +311,34 @@ def run_run(args: argparse.Namespace) -> int:
     if record is not None:
         print(summary_table(record))
         print(f"wrote {out / 'samples.jsonl'} and {out / 'run.json'}")
+    return 0
+
+
+def run_lmms_eval_command(args: argparse.Namespace) -> int:
+    """Run lmms-eval tasks on a model spec into a run folder and print the scores."""
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if not tasks:
+        raise ValueError(f"--tasks {args.tasks!r}: name at least one lmms-eval task")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    data: dict[str, Path] = {}
+    for entry in args.data:
+        task, sep, path = entry.partition("=")
+        if not sep or not task or not path:
+            raise ValueError(f"--data {entry!r}: expected TASK=PATH")
+        data[task] = Path(path)
+    from evals.lmms_bridge.run import run_lmms_eval
+
+    record = run_lmms_eval(args.model, tasks, args.out, include_path=args.include_path, data=data, limit=args.limit,
+                           batch_size=args.batch_size, seed=args.seed, device=args.device, dtype=args.dtype)
+    lines = ["| task | metric | value | stderr | documents |", "|---|---|---|---|---|"]
+    for task, score in record["scores"].items():
+        for metric, value in score["metrics"].items():
+            stderr = "–" if value["stderr"] is None else f"{value['stderr']:.4f}"
+            shown = f"{value['value']:.4f}" if isinstance(value["value"], (int, float)) else str(value["value"])
+            lines.append(f"| {task} | {metric} | {shown} | {stderr} | {score['documents']} |")
+    print("\n".join(lines))
+    print(f"wrote {args.out / 'samples.jsonl'} and {args.out / 'run.json'}")
     return 0
 
 

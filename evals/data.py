@@ -59,14 +59,15 @@ def dataset_fingerprint(task: str | TaskSpec, data: str | Path | None = None) ->
         return f"datasets:{_load_hub(spec)._fingerprint}"
     path = Path(data)
     if not path.is_dir():
-        return f"sha256:{_file_sha256(path)}"
+        return f"sha256:{file_sha256(path)}"
     digest = hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(f"{file.relative_to(path).as_posix()}\0{_file_sha256(file)}\n".encode())
+        digest.update(f"{file.relative_to(path).as_posix()}\0{file_sha256(file)}\n".encode())
     return f"sha256:{digest.hexdigest()}"
 
 
-def _file_sha256(file: Path) -> str:
+def file_sha256(file: Path) -> str:
+    """The file's sha256 in hex (what `sha256sum` prints); an unreadable file is an error that names it."""
     try:
         return hashlib.sha256(file.read_bytes()).hexdigest()
     except OSError as err:

@@ -33,12 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one sub-command. Bad input (ValueError, OSError) is one line on stderr and exit status 2;
-    set MOLMO_ARENA_DEBUG=1 to see the traceback instead."""
+    """Run one sub-command. Bad input (ValueError, OSError) or a missing optional extra (ImportError) is one line
+    on stderr and exit status 2; set MOLMO_ARENA_DEBUG=1 to see the traceback instead."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, ImportError) as error:
         if os.environ.get("MOLMO_ARENA_DEBUG"):
             raise
         print(f"molmo-arena: error: {error}", file=sys.stderr)

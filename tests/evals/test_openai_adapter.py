@@ -1,5 +1,5 @@
-"""The `openai:` adapter against the real `molmo-arena serve` (a tiny random LLaVA in a subprocess) and against a
-scripted stand-in server for retries, timeouts and errors."""
+"""The `openai:` adapter against the real `molmo-arena serve` (a tiny random LLaVA, and the in-repo Molmo, each in
+a subprocess) and against a scripted stand-in server for retries, timeouts and errors."""
 
 import io
 import json
@@ -28,22 +28,24 @@ TASKS = ("ai2d", "chartqa", "vqav2")  # multiple choice, relaxed accuracy, VQA a
 SENTINEL = "sk-sentinel-7f3a9c1e-never-write-me"
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """(base URL, model folder, data folder) of `molmo-arena serve --model hf:TINY --port 0`."""
+@pytest.fixture(scope="module", params=["hf", "molmo"])
+def served(request, tmp_path_factory):
+    """(base URL, in-process spec, prompt set, data folder) of `molmo-arena serve --model SPEC --port 0`, where SPEC
+    is a tiny random LLaVA checkpoint on disk, or the in-repo Molmo (its seeded tiny preset) with its own prompts."""
     root = tmp_path_factory.mktemp("openai")
     for task in TASKS:
         write_fixture(task, root / "data", n=4)
-    model = save_tiny_llava(root / "tiny-llava")
+    spec, prompt_set = ((f"hf:{save_tiny_llava(root / 'tiny-llava')}", "generic") if request.param == "hf"
+                        else ("molmo:tiny", "molmo"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "molmo_arena", "serve", "--model", f"hf:{model}", "--port", "0", "--name", "tiny"],
+        [sys.executable, "-m", "molmo_arena", "serve", "--model", spec, "--port", "0", "--name", "tiny"],
         env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
         line = process.stdout.readline()  # "serving tiny (...) at http://127.0.0.1:PORT/v1", or EOF if it died
         found = re.search(r"at (http://127\.0\.0\.1:\d+/v1)", line)
         assert found, f"the server did not start: {line!r}"
-        yield found.group(1), model, root / "data"
+        yield found.group(1), spec, prompt_set, root / "data"
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -56,11 +58,13 @@ def _samples(out: Path) -> dict[tuple[str, str], dict]:
 
 def test_eval_through_the_server_matches_in_process_and_never_writes_the_key(served, tmp_path, capsys,
                                                                               monkeypatch):
-    base_url, model, data = served
+    base_url, spec, prompt_set, data = served
     monkeypatch.setenv("OPENAI_API_KEY", SENTINEL)
-    common = ["--tasks", ",".join(TASKS), "--data-dir", str(data), "--prompt-set", "generic"]
-    assert main(["eval", "run", "--model", f"openai:{base_url}#tiny", *common, "--out", str(tmp_path / "api")]) == 0
-    assert main(["eval", "run", "--model", f"hf:{model}", *common, "--out", str(tmp_path / "local")]) == 0
+    common = ["--tasks", ",".join(TASKS), "--data-dir", str(data), "--prompt-set", prompt_set]
+    # send_max_crops: Molmo's prompts set how many crops an image gets; the served model must hear it too.
+    api_spec = f"openai:{base_url}?send_max_crops=1#tiny"
+    assert main(["eval", "run", "--model", api_spec, *common, "--out", str(tmp_path / "api")]) == 0
+    assert main(["eval", "run", "--model", spec, *common, "--out", str(tmp_path / "local")]) == 0
     printed = capsys.readouterr()
 
     api, local = _samples(tmp_path / "api"), _samples(tmp_path / "local")
@@ -72,8 +76,9 @@ def test_eval_through_the_server_matches_in_process_and_never_writes_the_key(ser
     api_run = json.loads((tmp_path / "api" / "run.json").read_text())
     local_run = json.loads((tmp_path / "local" / "run.json").read_text())
     assert api_run["scores"] == local_run["scores"]
-    assert api_run["model"] == {"adapter": "openai", "base_url": base_url, "model": "tiny", "max_crops_sent": False,
+    assert api_run["model"] == {"adapter": "openai", "base_url": base_url, "model": "tiny", "max_crops_sent": True,
                                 "decoding": "greedy (temperature 0)"}
+    assert local_run["model"]["adapter"] == spec.split(":")[0]
     usage = api_run["usage"]
     assert usage["requests"] == usage["attempts"] == len(api) and usage["retries"] == usage["failed_requests"] == 0
     assert usage["prompt_tokens"] > 0

@@ -1,0 +1,75 @@
+"""`molmo_arena`, an lmms-eval model that answers through any of our adapters (`spec=KIND:TARGET`).
+
+lmms-eval hands over requests whose arguments are (context, generation kwargs, doc_to_visual, doc id, task,
+split); the context goes to the adapter as the prompt, unchanged, and the document's one image as PNG bytes.
+Our adapters generate greedily, one image per request, so a task that asks for sampling, several images or
+log-likelihoods is refused with the task and document named, never answered differently from what it asks.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts
+from lmms_eval.api.model import lmms
+
+from evals.adapters import GenerationRequest, load_adapter
+from evals.lmms_bridge import cut_at_stops, image_bytes
+
+DEFAULT_MAX_NEW_TOKENS = 32  # when a task names no max_new_tokens
+
+
+class MolmoArenaModel(lmms):
+    """Any molmo-arena adapter behind lmms-eval's model interface (generation tasks, greedy)."""
+
+    def __init__(self, spec: str, batch_size: int | str = 8, device: str = "cpu", dtype: str = "auto",
+                 max_crops: int | str | None = None, **unused: Any) -> None:
+        super().__init__()
+        unknown = {key: value for key, value in unused.items() if key != "max_batch_size"}
+        if unknown:
+            raise ValueError(f"molmo_arena model_args: unknown {', '.join(sorted(unknown))}; "
+                             "known: spec, batch_size, device, dtype, max_crops")
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise ValueError(f"molmo_arena model_args: batch_size must be at least 1, got {batch_size}")
+        self.max_crops = None if max_crops in (None, "") else int(max_crops)
+        self.adapter = load_adapter(spec, device=device, dtype=dtype)
+
+    def _request(self, instance: Instance) -> GenerationRequest:
+        context, gen_kwargs, doc_to_visual, doc_id, task, split = instance.args
+        where = f"task {task!r} document {doc_id}"
+        if gen_kwargs.get("do_sample") or float(gen_kwargs.get("temperature") or 0) > 0:
+            raise ValueError(f"{where}: asks for sampling ({gen_kwargs}); molmo-arena adapters generate greedily")
+        visuals = doc_to_visual(self.task_dict[task][split][doc_id]) if doc_to_visual else []
+        visuals = [v for v in (visuals if isinstance(visuals, list) else [visuals]) if v is not None]
+        if len(visuals) > 1:
+            raise ValueError(f"{where}: has {len(visuals)} images; molmo-arena adapters take one image per request")
+        return GenerationRequest(prompt=context, image=image_bytes(visuals[0], where) if visuals else None,
+                                 max_new_tokens=int(gen_kwargs.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)),
+                                 max_crops=self.max_crops, task=task)
+
+    def generate_until(self, requests: list[Instance]) -> list[GenerationResult]:
+        """Answer in the order given, in batches of up to `batch_size` consecutive requests that all have an image
+        or all have none (adapters refuse a batch that mixes them)."""
+        prepared = [self._request(instance) for instance in requests]
+        results: list[GenerationResult] = []
+        runs = itertools.groupby(zip(requests, prepared, strict=True), key=lambda pair: pair[1].image is None)
+        for _, group in runs:
+            run = list(group)
+            for start in range(0, len(run), self.batch_size):
+                batch = run[start:start + self.batch_size]
+                generations = self.adapter.generate([request for _, request in batch])
+                for (instance, _), generation in zip(batch, generations, strict=True):
+                    context, gen_kwargs = instance.args[:2]
+                    text = cut_at_stops(generation.text, list(gen_kwargs.get("until") or []))
+                    self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
+                    results.append(GenerationResult(text, TokenCounts(output_tokens=generation.output_tokens)))
+        return results
+
+    def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
+        raise NotImplementedError("molmo_arena: log-likelihood tasks are not supported (our adapters generate "
+                                  "answers); run the task's generate_until variant")
+
+    def generate_until_multi_round(self, requests: list[Instance]) -> list[str]:
+        raise NotImplementedError("molmo_arena: multi-round generation is not supported; adapters answer one turn")
