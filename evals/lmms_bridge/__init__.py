@@ -43,7 +43,7 @@ def image_bytes(visual: Any, where: str) -> bytes:
         return Path(visual).read_bytes()
     if hasattr(visual, "save"):
         buffer = io.BytesIO()
-        visual.convert("RGB").save(buffer, format="PNG")
+        visual.convert("RGB").save(buffer, format="PNG", compress_level=1)  # lossless; fast beats small here
         return buffer.getvalue()
     raise ValueError(f"{where}: expected an image (PIL image or path), got {type(visual).__name__}")
 
