@@ -161,6 +161,29 @@ FAMILIES: dict[str, TinyFamily] = {
         config_kwargs={"projection_dim": 32, "hidden_size": 32},
         extra_special_tokens={"image_token": "<image>"},
     ),
+    "molmo2": TinyFamily(
+        model="Molmo2ForConditionalGeneration", config="Molmo2Config", processor="Molmo2Processor",
+        image_processor="Molmo2ImageProcessorPil",  # ours: transformers has Molmo2's only for torchvision
+        vision={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+                "num_key_value_heads": 2, "head_dim": 8, "image_size": [32, 32], "patch_size": 4,
+                "initializer_range": 0.2},
+        # 32 px crops of 8x8 patches overlapping by 2 patches on each side, up to 4 crops plus the global view
+        image={"size": {"height": 32, "width": 32}, "patch_size": 4, "overlap_margins": [2, 2], "max_crops": 4},
+        special_tokens=("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|image|>", "<|video|>", "<im_patch>",
+                        "<im_col>", "<im_start>", "<low_res_im_start>", "<frame_start>", "<im_end>", "<frame_end>",
+                        "<im_low>"),
+        tokens={"eos": "<|im_end|>", "pad": "<|endoftext|>"},
+        token_ids={"image_start_token_id": "<im_start>", "low_res_image_start_token_id": "<low_res_im_start>",
+                   "image_end_token_id": "<im_end>", "image_patch_id": "<im_patch>",
+                   "frame_start_token_id": "<frame_start>", "frame_end_token_id": "<frame_end>"},
+        chat_template=_chat_template("<|im_start|>{{ message['role'] }}\n", "<|image|>", "<|im_end|>\n",
+                                     "<|im_start|>assistant\n"),
+        text={"head_dim": 16, "additional_vocab_size": 0},  # the special tokens live in the one vocabulary here
+        config_kwargs={"adapter_config": {"vision_feature_layer": [-1], "hidden_size": 16, "num_attention_heads": 2,
+                                          "num_key_value_heads": 2, "head_dim": 8, "intermediate_size": 32,
+                                          "text_hidden_size": 32, "initializer_range": 0.2}},
+        extra_special_tokens={"image_token": "<|image|>"},
+    ),
     "idefics3": _idefics("Idefics3", ("<|begin_of_text|>", "<|end_of_text|>"),
                          {"bos": "<|begin_of_text|>", "pad": "<|end_of_text|>"}),
     "smolvlm": _idefics("SmolVLM", ("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
@@ -189,12 +212,12 @@ def save_tiny(family: str | TinyFamily, folder: str | Path, seed: int = 0) -> Pa
     import torch
     import transformers
 
-    from evals.adapters.hf import image_only_processor
+    from evals.adapters.hf import image_only_processor, image_processor_class
 
     family = FAMILIES[family] if isinstance(family, str) else family
     folder = Path(folder)
     tokenizer = _tokenizer(family)
-    image_processor = getattr(transformers, family.image_processor)(**family.image)
+    image_processor = image_processor_class(family.image_processor)(**family.image)
     processor = image_only_processor(getattr(transformers, family.processor)).from_args_and_dict(
         [image_processor, tokenizer], {"chat_template": family.chat_template, **family.processor_kwargs})
     tokenizer = processor.tokenizer  # some processors add their own tokens (PaliGemma's <loc…>/<seg…>)
@@ -251,3 +274,9 @@ def save_tiny_idefics3(folder: str | Path, seed: int = 0) -> Path:
 def save_tiny_smolvlm(folder: str | Path, seed: int = 0) -> Path:
     """SmolVLM layout: the Idefics3 recipe with SmolLM2's ChatML tokens."""
     return save_tiny("smolvlm", folder, seed)
+
+
+def save_tiny_molmo2(folder: str | Path, seed: int = 0) -> Path:
+    """Molmo2 layout: SigLIP-style ViT, attention-pooled 2x2 patches, Qwen3-style decoder, overlapping crops plus
+    a global view, ChatML prompts; pre-processed by our torchvision-free image processor."""
+    return save_tiny("molmo2", folder, seed)

@@ -23,29 +23,64 @@ PLAIN_PROMPTS: dict[str, str] = {"paligemma": "{image}answer en {prompt}"}
 def image_only_processor(processor_class: type) -> type:
     """`processor_class` without its video processor, which only exists with torchvision; evaluation is images only.
 
-    The subclass keeps the class name, so a checkpoint saved with it has the real `processor_class`.
+    The subclass keeps the class name, so a checkpoint saved with it has the real `processor_class`. The family's
+    own `__init__` still receives None in the video processor's place (wherever its signature puts it), and a base
+    between it and `ProcessorMixin` takes that None out before the attributes are matched up.
     """
-    attributes = [name for name in processor_class.get_attributes() if name != "video_processor"]
-    if len(attributes) == len(processor_class.get_attributes()):
+    from transformers import ProcessorMixin
+
+    full = processor_class.get_attributes()
+    attributes = [name for name in full if name != "video_processor"]
+    if len(attributes) == len(full):
         return processor_class
 
-    def from_args_and_dict(cls: type, args: list, processor_dict: dict[str, Any], **kwargs: Any) -> Any:
-        return processor_class.from_args_and_dict.__func__(cls, args, processor_dict, video_processor=None, **kwargs)
+    class WithoutVideoProcessor(ProcessorMixin):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.pop("video_processor", None)
+            kept = [arg for arg, name in zip(args, full, strict=False) if name != "video_processor"]
+            super().__init__(*kept, *args[len(full):], **kwargs)
 
-    return type(processor_class.__name__, (processor_class,), {
+    def from_args_and_dict(cls: type, args: list, processor_dict: dict[str, Any], **kwargs: Any) -> Any:
+        given = iter(args)  # the sub-processors in attribute order, None where the video processor goes
+        ordered = [None if name == "video_processor" else next(given) for name in full]
+        return processor_class.from_args_and_dict.__func__(cls, ordered, processor_dict, **kwargs)
+
+    return type(processor_class.__name__, (processor_class, WithoutVideoProcessor), {
         "__module__": processor_class.__module__, "get_attributes": classmethod(lambda cls: list(attributes)),
         "from_args_and_dict": classmethod(from_args_and_dict)})
 
 
+# Families whose transformers image processor exists only as a torchvision class: our NumPy/torch version of it.
+OWN_IMAGE_PROCESSORS = {"molmo2": "Molmo2ImageProcessorPil"}
+
+
+def image_processor_class(name: str) -> type:
+    """The PIL-backend image processor class called `name`: transformers' own, or one of ours."""
+    if name == "Molmo2ImageProcessorPil":
+        from evals.adapters.molmo2_image_processing import Molmo2ImageProcessorPil
+
+        return Molmo2ImageProcessorPil
+    import transformers
+
+    return getattr(transformers, name)
+
+
 def load_processor(target: str, config: Any, revision: str | None = None) -> Any:
     """The processor of the model at `target`, the image-only form of its family's class where there is one."""
-    from transformers import AutoProcessor
+    from transformers import AutoProcessor, AutoTokenizer
     from transformers.models.auto.processing_auto import PROCESSOR_MAPPING
 
     processor_class = PROCESSOR_MAPPING.get(type(config), None)
     if processor_class is None:  # not a native family (remote code): as the checkpoint says
         return AutoProcessor.from_pretrained(target, revision=revision)
-    return image_only_processor(processor_class).from_pretrained(target, revision=revision)
+    own = OWN_IMAGE_PROCESSORS.get(config.model_type)
+    if own is None:
+        return image_only_processor(processor_class).from_pretrained(target, revision=revision)
+    # The checkpoint's image processor settings, read into our class instead of the torchvision one it names.
+    image_processor = image_processor_class(own).from_pretrained(target, revision=revision)
+    tokenizer = AutoTokenizer.from_pretrained(target, revision=revision)
+    settings, _ = processor_class.get_processor_dict(target, revision=revision)
+    return image_only_processor(processor_class).from_args_and_dict([image_processor, tokenizer], settings)
 
 
 def weights_sha256(folder: Path) -> str:

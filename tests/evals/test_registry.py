@@ -34,9 +34,11 @@ def test_specs_fill_the_adapter_templates():
     assert spec("Molmo-7B-D") == "molmo:allenai/Molmo-7B-D-0924"
     assert spec("Qwen2-VL-7B") == "hf:Qwen/Qwen2-VL-7B-Instruct"
     assert spec("GPT-4o-0513") == "openai:https://api.openai.com/v1#gpt-4o-2024-05-13"
-    assert spec("Molmo2-8B", base_url="http://127.0.0.1:8000/v1/") == "openai:http://127.0.0.1:8000/v1#allenai/Molmo2-8B"
+    assert spec("Molmo2-8B") == "hf:allenai/Molmo2-8B"  # native in transformers, with our image processor
+    assert (spec("Phi3.5-Vision-4B", base_url="http://127.0.0.1:8000/v1/")
+            == "openai:http://127.0.0.1:8000/v1#microsoft/Phi-3.5-vision-instruct")
     with pytest.raises(ValueError, match="give its base_url"):
-        spec("Molmo2-8B")
+        spec("Phi3.5-Vision-4B")
     with pytest.raises(ValueError, match="no adapter runs this model"):
         spec("Cambrian-1-8B")
     with pytest.raises(ValueError, match="no model 'Molmo-9B'"):
