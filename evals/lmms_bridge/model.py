@@ -8,7 +8,6 @@ log-likelihoods is refused with the task and document named, never answered diff
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts
@@ -51,20 +50,24 @@ class MolmoArenaModel(lmms):
 
     def generate_until(self, requests: list[Instance]) -> list[GenerationResult]:
         """Answer in the order given, in batches of up to `batch_size` consecutive requests that all have an image
-        or all have none (adapters refuse a batch that mixes them)."""
-        prepared = [self._request(instance) for instance in requests]
+        or all have none (adapters refuse a batch that mixes them); images are encoded one batch at a time."""
         results: list[GenerationResult] = []
-        runs = itertools.groupby(zip(requests, prepared, strict=True), key=lambda pair: pair[1].image is None)
-        for _, group in runs:
-            run = list(group)
-            for start in range(0, len(run), self.batch_size):
-                batch = run[start:start + self.batch_size]
-                generations = self.adapter.generate([request for _, request in batch])
-                for (instance, _), generation in zip(batch, generations, strict=True):
-                    context, gen_kwargs = instance.args[:2]
-                    text = cut_at_stops(generation.text, list(gen_kwargs.get("until") or []))
-                    self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
-                    results.append(GenerationResult(text, TokenCounts(output_tokens=generation.output_tokens)))
+        batch: list[tuple[Instance, GenerationRequest]] = []
+        for instance in requests:
+            request = self._request(instance)
+            if batch and (len(batch) == self.batch_size or (batch[0][1].image is None) != (request.image is None)):
+                results += self._answer(batch)
+                batch = []
+            batch.append((instance, request))
+        return results + (self._answer(batch) if batch else [])
+
+    def _answer(self, batch: list[tuple[Instance, GenerationRequest]]) -> list[GenerationResult]:
+        results = []
+        for (instance, _), generation in zip(batch, self.adapter.generate([r for _, r in batch]), strict=True):
+            context, gen_kwargs = instance.args[:2]
+            text = cut_at_stops(generation.text, list(gen_kwargs.get("until") or []))
+            self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
+            results.append(GenerationResult(text, TokenCounts(output_tokens=generation.output_tokens)))
         return results
 
     def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
