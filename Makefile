@@ -14,22 +14,39 @@ SYSTEM_PACKAGES := postgresql chromium
 LMMS_VENV ?= .venv-lmms-eval
 LMMS_STAMP := $(LMMS_VENV)/.installed
 
-.PHONY: demo test lint system-packages lmms-eval-env
+# Both environments install the exact versions in the lock files, so a new upstream release cannot break a fresh
+# clone; `make lock` rebuilds them from pyproject.toml's ranges (only torch pinned) and writes the files again.
+TORCH := torch==2.13.0
+LOCK := constraints.txt
+LMMS_LOCK := constraints-lmms-eval.txt
+LOCK_NOTE := \# Written by `make lock`: the exact versions `make test` installs. torch is the local CPU build.
 
-$(STAMP): pyproject.toml constraints.txt
+.PHONY: demo test lint system-packages lmms-eval-env lock
+
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -c $(LOCK) -e '.[test]'
 	touch $@
 
-$(LMMS_STAMP): $(STAMP)
+$(LMMS_STAMP): $(STAMP) $(LMMS_LOCK)
 	$(PYTHON) -m venv $(LMMS_VENV)
 	$(LMMS_VENV)/bin/python -c "import pathlib, site, sys; pathlib.Path(site.getsitepackages()[0], \
 		'molmo_arena_base.pth').write_text(sys.argv[1] + '\n')" "$$($(BIN)/python -c 'import site; print(site.getsitepackages()[0])')"
-	$(LMMS_VENV)/bin/python -m pip install -q -c constraints.txt -e '.[lmms-eval]'
+	$(LMMS_VENV)/bin/python -m pip install -q -c $(LMMS_LOCK) -e '.[lmms-eval]'
 	$(LMMS_VENV)/bin/python -m pip uninstall -q -y torchvision
 	touch $@
+
+# The side lock holds only what the side environment installs itself; the rest comes from .venv through the .pth.
+lock:
+	rm -rf $(VENV) $(LMMS_VENV)
+	echo '$(TORCH)' > $(LOCK) && echo '$(TORCH)' > $(LMMS_LOCK)
+	$(MAKE) lmms-eval-env
+	{ echo '$(LOCK_NOTE)'; $(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > $(LOCK)
+	{ echo '$(LOCK_NOTE)'; echo '$(TORCH)'; $(LMMS_VENV)/bin/python -m pip freeze --exclude-editable \
+		--path "$$($(LMMS_VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')"; } > $(LMMS_LOCK)
+	touch $(STAMP) $(LMMS_STAMP)
 
 lmms-eval-env: $(LMMS_STAMP)
 
