@@ -93,3 +93,66 @@ def test_empty_unreadable_and_unknown_files(tmp_path):
         load_battles(tmp_path / "b.txt")
     with pytest.raises(BattleDataError, match="no such file"):
         load_battles(tmp_path / "absent.jsonl")
+
+
+def _as_json_lines(rows, end="\n"):
+    return "".join(json.dumps(r) + end for r in rows)
+
+
+PLAIN_FILES = {
+    "every field": ROWS,
+    "only the required fields": [{k: r[k] for k in ("model_a", "model_b", "winner")} for r in ROWS],
+    "padded names, nulls and absent optionals": [
+        dict(ROWS[0], model_a="  m1 ", judge=None, category="ocr", question_id="q1"),
+        dict(ROWS[1], tstamp=None, anony=None, category=None),
+        dict(ROWS[2], tstamp=float("nan")),
+        {"model_a": "m3", "model_b": "m1", "winner": "tie", "tstamp": 7, "question_id": None},
+    ],
+    "a null where every record has the field": [
+        dict(r, judge=None if i == 0 else r["judge"], category=None if i == 1 else "ocr",
+             anony=None if i == 2 else r["anony"], tstamp=None if i == 0 else r["tstamp"])
+        for i, r in enumerate(ROWS)
+    ],
+    "integer timestamps, unicode names and extra fields": [
+        dict(r, tstamp=1_700_000_000 + i, model_b=r["model_b"] + "-ünï", conv_metadata={"turns": i})
+        for i, r in enumerate(ROWS)
+    ],
+}
+
+
+@pytest.mark.parametrize("case", PLAIN_FILES)
+def test_plain_json_lines_take_the_fast_reader_and_read_as_the_line_reader_does(tmp_path, monkeypatch, case):
+    rows = PLAIN_FILES[case]
+    (tmp_path / "b.json").write_text(json.dumps(rows))
+    line_reader = load_battles(tmp_path / "b.json")
+    (tmp_path / "b.jsonl").write_text(_as_json_lines(rows))
+    monkeypatch.setattr(json, "loads", lambda *_: pytest.fail("the plain file went through the line reader"))
+    pd.testing.assert_frame_equal(load_battles(tmp_path / "b.jsonl"), line_reader)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (json.dumps(ROWS[0]) + json.dumps(ROWS[1]) + "\n", r"line 1: not valid JSON \(Extra data\)"),
+        (json.dumps(ROWS[0])[:-1] + ",\n" + '"x": 1}\n', r"line 1: not valid JSON"),
+        ('{"model_a": "m1\tx", "model_b": "m2", "winner": "tie"}\n', r"line 1: not valid JSON \(Invalid control"),
+        ("\ufeff" + _as_json_lines(ROWS), r"line 1: not valid JSON \(Unexpected UTF-8 BOM"),
+        (_as_json_lines(ROWS) + json.dumps(dict(ROWS[0], anony="maybe")) + "\n", r"line 4: field 'anony'"),
+        ('{"model_a": "m1", "model_b": "m2", "model_b": "m1", "winner": "tie"}\n', r"line 1: field 'model_b': "
+                                                                                   r"model 'm1' battles itself"),
+    ],
+    ids=["two objects on a line", "object over two lines", "raw tab in a string", "byte-order mark",
+         "bad value after plain lines", "repeated key, last wins"],
+)
+def test_files_the_fast_reader_declines_get_the_line_readers_exact_errors(tmp_path, text, message):
+    path = tmp_path / "b.jsonl"
+    path.write_text(text)
+    with pytest.raises(BattleDataError, match=message):
+        load_battles(path)
+
+
+def test_text_that_is_not_utf8_names_the_file(tmp_path):
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(_as_json_lines(ROWS).encode() + b'{"model_a": "m\xff", "model_b": "m2", "winner": "tie"}\n')
+    with pytest.raises(BattleDataError, match=r"b.jsonl: not UTF-8 text \(invalid start byte\)"):
+        load_battles(path)
