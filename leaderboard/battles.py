@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import json
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,10 @@ def load_battles(path: str | Path) -> pd.DataFrame:
             where = _LineLabels("row", 1)
     except UnicodeDecodeError as error:
         raise BattleDataError(f"{path}: not UTF-8 text ({error.reason})") from None
+    except pd.errors.ParserError as error:
+        raise BattleDataError(f"{path}: not valid CSV ({error})") from None
+    except (OSError, EOFError, zlib.error) as error:
+        raise BattleDataError(f"{path}: cannot be read ({error})") from None
     if len(frame) == 0:
         raise BattleDataError(f"{path}: the file holds no battles")
     return _validate(frame, path, where)

@@ -127,7 +127,7 @@ def test_plain_json_lines_take_the_fast_reader_and_read_as_the_line_reader_does(
     line_reader = load_battles(tmp_path / "b.json")
     (tmp_path / "b.jsonl").write_text(_as_json_lines(rows))
     monkeypatch.setattr(json, "loads", lambda *_: pytest.fail("the plain file went through the line reader"))
-    pd.testing.assert_frame_equal(load_battles(tmp_path / "b.jsonl"), line_reader)
+    pd.testing.assert_frame_equal(load_battles(tmp_path / "b.jsonl"), line_reader, check_exact=True)
 
 
 @pytest.mark.parametrize(
@@ -156,3 +156,14 @@ def test_text_that_is_not_utf8_names_the_file(tmp_path):
     path.write_bytes(_as_json_lines(ROWS).encode() + b'{"model_a": "m\xff", "model_b": "m2", "winner": "tie"}\n')
     with pytest.raises(BattleDataError, match=r"b.jsonl: not UTF-8 text \(invalid start byte\)"):
         load_battles(path)
+
+
+def test_broken_containers_name_the_file(tmp_path):
+    (tmp_path / "plain.jsonl.gz").write_text("not gzip")
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(_as_json_lines(ROWS).encode())[:30])
+    (tmp_path / "open.csv").write_text('model_a,model_b,winner\n"m1,m2,tie\n')
+    for name, message in [("plain.jsonl.gz", "cannot be read .Not a gzipped file"),
+                          ("cut.jsonl.gz", "cannot be read .Compressed file ended"),
+                          ("open.csv", "not valid CSV .Error tokenizing data")]:
+        with pytest.raises(BattleDataError, match=rf"{name}: {message}"):
+            load_battles(tmp_path / name)
