@@ -56,7 +56,7 @@ def random_init(config: MolmoConfig, seed: int = 0) -> MolmoForCausalLM:
         return MolmoForCausalLM(config).eval()
 
 
-def _check_tensors(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], source: str,
+def check_tensors(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], source: str,
                    skipped: Collection[str] = ()) -> None:
     """ValueError on the first shape mismatch, then on missing tensors, then on unexpected ones."""
     for name, shape in expected.items():
@@ -126,7 +126,7 @@ def load_pretrained(folder: str | Path, dtype: torch.dtype | None = None,
     config = MolmoConfig.from_dict(data)
     state = load_file(folder / "model.safetensors")
     expected = {name: tuple(t.shape) for name, t in _empty_model(config).state_dict().items()}
-    _check_tensors(expected, {name: tuple(t.shape) for name, t in state.items()}, str(folder))
+    check_tensors(expected, {name: tuple(t.shape) for name, t in state.items()}, str(folder))
     return _assemble(config, state, dtype, device)
 
 
@@ -455,7 +455,7 @@ def load_hf_layout(folder: str | Path, dtype: torch.dtype | None = None,
         converted = entry.to_release([meta_state[name] for name in entry.ours])
         expected.update((name, tuple(t.shape)) for name, t in zip(entry.release, converted, strict=True))
     skipped = {name for name in found if _is_unused_vit_tensor(name, config)}
-    _check_tensors(expected, found, str(folder), skipped)
+    check_tensors(expected, found, str(folder), skipped)
 
     release: dict[str, torch.Tensor] = {}
     for file in sorted({files[name] for name in expected}):

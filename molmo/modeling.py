@@ -198,9 +198,9 @@ class Connector(nn.Module):
 # Language model: a transformers decoder plus an output layer over the base vocabulary.
 
 
-def build_decoder(config: LLMConfig) -> nn.Module:
-    """The transformers decoder (no LM head) for `config.kind`, its embedding sized for the image-token rows."""
-    from transformers import Olmo2Config, Olmo2Model, OlmoeConfig, OlmoeModel, Qwen2Config, Qwen2Model
+def decoder_config(config: LLMConfig) -> Any:
+    """The transformers config of the decoder for `config.kind`, its vocabulary sized for the image-token rows."""
+    from transformers import Olmo2Config, OlmoeConfig, Qwen2Config
 
     common = dict(
         vocab_size=config.embedding_rows,
@@ -220,11 +220,19 @@ def build_decoder(config: LLMConfig) -> nn.Module:
         attn_implementation="sdpa",  # takes the boolean (B, 1, T, S) masks `causal_mask` builds
     )
     if config.kind == "qwen2":
-        return Qwen2Model(Qwen2Config(**common, use_sliding_window=False))
+        return Qwen2Config(**common, use_sliding_window=False)
     if config.kind == "olmo2":
-        return Olmo2Model(Olmo2Config(**common, attention_bias=False))
-    return OlmoeModel(OlmoeConfig(**common, num_experts=config.num_experts,
-                                  num_experts_per_tok=config.num_experts_per_token, norm_topk_prob=False))
+        return Olmo2Config(**common, attention_bias=False)
+    return OlmoeConfig(**common, num_experts=config.num_experts, num_experts_per_tok=config.num_experts_per_token,
+                       norm_topk_prob=False)
+
+
+def build_decoder(config: LLMConfig) -> nn.Module:
+    """The transformers decoder (no LM head) for `config.kind`."""
+    from transformers import Olmo2Model, OlmoeModel, Qwen2Model
+
+    model_class = {"qwen2": Qwen2Model, "olmo2": Olmo2Model, "olmoe": OlmoeModel}[config.kind]
+    return model_class(decoder_config(config))
 
 
 class LanguageModel(nn.Module):

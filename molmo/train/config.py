@@ -32,6 +32,8 @@ class ModelSection:
     preset: str  # a name of molmo.config.PRESETS
     tokenizer: str = "tiny"  # "tiny" (molmo.processing.tiny_tokenizer) or a Hugging Face tokenizer id / folder
     init_checkpoint: str | None = None  # start from these weights (stage 2 starts from stage 1)
+    init_vision: str | None = None  # stage 1: the ViT from this CLIP checkpoint (hub id or folder)
+    init_language: str | None = None  # stage 1: the decoder from this LLM checkpoint (hub id or folder)
     residual_dropout: float = 0.0  # dropout on every token's residual update in the LLM
     response_residual_dropout: float = 0.0  # dropout on the residual update of answer tokens only
 
@@ -224,6 +226,8 @@ def _check(config: TrainingConfig) -> None:
     require(model.preset in PRESETS, "model.preset", f"unknown preset {model.preset!r} (known: {', '.join(PRESETS)})")
     for name in ("residual_dropout", "response_residual_dropout"):
         require(0.0 <= getattr(model, name) < 1.0, f"model.{name}", "must lie in [0, 1)")
+    require(not (model.init_checkpoint and (model.init_vision or model.init_language)), "model.init_checkpoint",
+            "start from a whole checkpoint or from init_vision / init_language, not both")
     require(bool(data.datasets), "data.datasets", "the mixture is empty")
     names = [d.name for d in data.datasets]
     for k, dataset in enumerate(data.datasets):

@@ -302,6 +302,18 @@ class Trainer:
                              f"{self.model_config.llm.embedding_rows} embedding rows of {self.config.model.preset}")
         return tokenizer
 
+    def _load_pretrained_parts(self, model: nn.Module) -> None:
+        """Stage 1's start: the ViT and the decoder from their own pre-trained checkpoints, if the config names them."""
+        from molmo.pretrained_parts import load_language_model, load_vision_tower
+
+        for key, load in (("init_vision", load_vision_tower), ("init_language", load_language_model)):
+            source = getattr(self.config.model, key)
+            if source:
+                try:
+                    load(model, source)
+                except (ValueError, OSError) as error:
+                    raise ValueError(f"{self.config.path}: model.{key}: {error}") from None
+
     def _build_model(self) -> nn.Module:
         from molmo.modeling import MolmoForCausalLM
 
@@ -314,6 +326,7 @@ class Trainer:
                 raise ValueError(f"{self.config.path}: model.init_checkpoint {self.config.model.init_checkpoint} is "
                                  f"not a {self.config.model.preset} model")
             model.load_state_dict(start.state_dict())
+        self._load_pretrained_parts(model)
         model.to(self.env.device).train()
         blocks = transformer_blocks(model)
         llm_blocks = [block for name, block in blocks if name.startswith("language_model.")]

@@ -25,6 +25,8 @@ def test_stage1_is_the_captioning_recipe():
     assert (config.model.residual_dropout, config.model.response_residual_dropout) == (0.0, 0.1)
     assert (config.data.system_prompt, config.data.message_format) == ("style_and_length", "none")
     assert [d.reader for d in config.data.datasets] == ["pixmo_cap"]
+    assert (config.model.init_vision, config.model.init_language) == ("openai/clip-vit-large-patch14-336",
+                                                                      "Qwen/Qwen2-7B")
 
 
 def test_stage2_is_the_fine_tuning_mixture():
@@ -74,6 +76,8 @@ def _minimal() -> dict:
         (lambda c: c["optim"].update(betas=[0.9]), r"optim.betas: expected a list of 2"),
         (lambda c: c["train"].update(parallelism="zero3"), r"train.parallelism: expected one of"),
         (lambda c: c["data"].update(system_prompt="chat"), r"data.system_prompt: expected one of"),
+        (lambda c: c["model"].update(init_checkpoint="stage1/model", init_language="Qwen/Qwen2-7B"),
+         r"model.init_checkpoint: start from a whole checkpoint or from init_vision / init_language, not both"),
     ],
 )
 def test_bad_values_name_the_file_and_the_key(tmp_path, change, message):
