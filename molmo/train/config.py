@@ -15,6 +15,7 @@ ValueError naming the file and the key path (`stage2.yaml: optim.components.vit.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -158,6 +159,9 @@ _SCALARS: dict[type, tuple[tuple[type, ...], str]] = {
 }
 
 
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _convert(value: Any, hint: Any, where: str, key: str) -> Any:
     """Check `value` against the type hint and convert lists to tuples and mappings to dataclasses."""
 
@@ -186,6 +190,8 @@ def _convert(value: Any, hint: Any, where: str, key: str) -> Any:
         if not isinstance(value, dict):
             raise fail("a mapping")
         return {str(k): _convert(v, args[1], where, f"{key}.{k}") for k, v in value.items()}
+    if hint is float and isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value):
+        value = float(value)  # YAML 1.1 reads 1e-3 (no dot before the exponent) as a string
     allowed, expected = _SCALARS[hint]
     if not isinstance(value, allowed) or (isinstance(value, bool) and hint is not bool):
         raise fail(expected)

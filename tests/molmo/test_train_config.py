@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,10 @@ def test_overrides_and_round_trip(tmp_path):
     path.write_text(yaml.safe_dump(_minimal()))
     config = load_config(path, {"train.max_steps": 7, "model.residual_dropout": 0.1})
     assert config.train.max_steps == 7 and config.model.residual_dropout == 0.1
+    # YAML 1.1 reads 1e-3 as a string; a number field takes it as the number it means.
+    path.write_text(re.sub(r"\blr: \S+", "lr: 1e-3", yaml.safe_dump(_minimal())))
+    assert load_config(path).optim.components["all"].lr == 0.001
+    path.write_text(yaml.safe_dump(_minimal()))
     assert config_from_dict(config.to_dict()).to_dict() == config.to_dict()
     with pytest.raises(ConfigError, match=r"not valid YAML"):
         (tmp_path / "broken.yaml").write_text("model: [unclosed")

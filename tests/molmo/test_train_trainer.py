@@ -150,3 +150,29 @@ def test_the_evaluation_hook_runs_the_harness_with_the_adapter(tmp_path):
     assert run["scores"]["pixmo_count"]["items"] == 4
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert last == {"step": 1, "eval": {"pixmo_count": run["scores"]["pixmo_count"]["score"]}}
+
+
+def test_the_demo_recipe_learns_to_count_from_the_images(tmp_path):
+    """The slow one: 300 steps of the demo's own config must lift held-out counting far above the most frequent
+    count, which is all a model that ignores its images can reach (this is what a too-high learning rate broke)."""
+    from collections import Counter
+    from pathlib import Path
+
+    from evals.adapters import load_adapter
+    from evals.runner import EvaluationRun, RunConfig
+    from molmo.data.synthetic import generate_rows, write_rows
+    from molmo.train.config import load_config
+
+    config = load_config(Path(__file__).parents[2] / "molmo/train/configs/tiny_counting.yaml",
+                         {"train.max_steps": 300, "train.save_every": 0})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    trainer.run()
+    exported = trainer.export()
+    held_out = generate_rows("count_qa_plain", 60, seed=1)
+    write_rows(held_out, tmp_path / "held_out.parquet")
+    adapter = load_adapter(f"molmo:{exported}")
+    run = RunConfig(tasks=("pixmo_count",), prompt_set=adapter.prompt_family,
+                    data={"pixmo_count": str(tmp_path / "held_out.parquet")})
+    score = EvaluationRun(adapter, run, tmp_path / "eval").run()["scores"]["pixmo_count"]["score"]
+    most_frequent = Counter(row["answer"] for row in held_out).most_common(1)[0][1] / len(held_out) * 100
+    assert score >= most_frequent + 25, (score, most_frequent)
