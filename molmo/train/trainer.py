@@ -314,20 +314,31 @@ class Trainer:
                 except (ValueError, OSError) as error:
                     raise ValueError(f"{self.config.path}: model.{key}: {error}") from None
 
+    @property
+    def _sharded(self) -> bool:
+        return self.env.world_size > 1 and self.config.train.parallelism == "fsdp"
+
     def _build_model(self) -> nn.Module:
+        """The model with its starting weights. Under FSDP only rank 0 builds them; the other ranks hold a model on
+        the meta device (shapes, no memory) until `_parallelize` shards it and fills it from rank 0."""
         from molmo.modeling import MolmoForCausalLM
 
-        model = MolmoForCausalLM(self.model_config)
-        if self.config.model.init_checkpoint:
-            from molmo.checkpoint import from_pretrained
+        if self._sharded and not self.env.is_main:
+            with torch.device("meta"):
+                model = MolmoForCausalLM(self.model_config)
+        else:
+            model = MolmoForCausalLM(self.model_config)
+            if self.config.model.init_checkpoint:
+                from molmo.checkpoint import from_pretrained
 
-            start, _ = from_pretrained(self.config.model.init_checkpoint)
-            if start.config != self.model_config:
-                raise ValueError(f"{self.config.path}: model.init_checkpoint {self.config.model.init_checkpoint} is "
-                                 f"not a {self.config.model.preset} model")
-            model.load_state_dict(start.state_dict())
-        self._load_pretrained_parts(model)
-        model.to(self.env.device).train()
+                start, _ = from_pretrained(self.config.model.init_checkpoint)
+                if start.config != self.model_config:
+                    raise ValueError(f"{self.config.path}: model.init_checkpoint {self.config.model.init_checkpoint} "
+                                     f"is not a {self.config.model.preset} model")
+                model.load_state_dict(start.state_dict())
+            self._load_pretrained_parts(model)
+            model.to(self.env.device)
+        model.train()
         blocks = transformer_blocks(model)
         llm_blocks = [block for name, block in blocks if name.startswith("language_model.")]
         if self.config.model.residual_dropout or self.config.model.response_residual_dropout:
@@ -350,10 +361,13 @@ class Trainer:
             from torch.distributed.device_mesh import init_device_mesh
             from torch.distributed.fsdp import fully_shard
 
+            # Rank 0's starting weights, kept whole until every rank has its shard of them.
+            start = {name: tensor.detach() for name, tensor in model.state_dict().items()} if self.env.is_main else {}
             mesh = init_device_mesh(self.env.device.type, (self.env.world_size,))
             for _, block in transformer_blocks(model):
                 fully_shard(block, mesh=mesh)
             fully_shard(model, mesh=mesh)
+            self._fill_from_rank0(model, start)
             return model
         from torch.nn.parallel import DistributedDataParallel
 
@@ -361,6 +375,17 @@ class Trainer:
         # A mixture of experts leaves experts without tokens (and gradients) in some steps.
         sparse = self.model_config.llm.kind == "olmoe"
         return DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=sparse)
+
+    def _fill_from_rank0(self, model: nn.Module, start: dict[str, torch.Tensor]) -> None:
+        """Give the meta-device ranks memory, then rank 0's weights (each rank keeps its shard) and buffers (whole,
+        the non-persistent ones too, such as the rotary frequencies that no state dict holds)."""
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+        if not self.env.is_main:
+            model.to_empty(device=self.env.device)
+        set_model_state_dict(model, start, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
+        for _, buffer in sorted(model.named_buffers()):
+            dist.broadcast(buffer, src=0)
 
     # -- data -----------------------------------------------------------------------------------------------
 

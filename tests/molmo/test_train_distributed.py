@@ -22,13 +22,27 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: one th
 WORKER = '''
 import json, sys
 import torch
+import molmo.modeling
 from molmo.train.config import config_from_dict
 from molmo.train.trainer import Trainer
 
+built = []  # the device of every Molmo this process constructs
+
+
+class Recorded(molmo.modeling.MolmoForCausalLM):
+    def __init__(self, config):
+        super().__init__(config)
+        built.append(next(self.parameters()).device.type)
+
+
+molmo.modeling.MolmoForCausalLM = Recorded
 configs, out = json.loads(sys.argv[1]), sys.argv[2]
 for parallelism, config in configs.items():  # one launch, one process group, both wrappings in turn
+    built.clear()
     trainer = Trainer(config_from_dict(config), f"{out}/{parallelism}", progress=False)
+    at_start = list(built)
     records = trainer.run()
+    json.dump(at_start, open(f"{out}/{parallelism}/built-rank{trainer.env.rank}.json", "w"))
     # DDP holds whole tensors, FSDP2 DTensor shards: gather them (a collective, same order on every rank).
     weights = {name: (t.full_tensor() if hasattr(t, "full_tensor") else t).detach().cpu()
                for name, t in trainer.module.state_dict().items()}
@@ -62,6 +76,10 @@ def test_ddp_and_fsdp_on_two_processes_match_one_process_with_the_same_global_ba
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     losses, weights = single_process
+    built = {(parallelism, rank): json.loads((out / parallelism / f"built-rank{rank}.json").read_text())
+             for parallelism in configs for rank in (0, 1)}
+    # DDP needs the whole model everywhere; under FSDP only rank 0 ever holds it, the others start on meta.
+    assert built == {("ddp", 0): ["cpu"], ("ddp", 1): ["cpu"], ("fsdp", 0): ["cpu"], ("fsdp", 1): ["meta"]}
     for parallelism in configs:
         rank0, rank1 = (torch.load(out / parallelism / f"weights-rank{r}.pt") for r in (0, 1))
         for name, tensor in rank0.items():
