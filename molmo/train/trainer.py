@@ -319,8 +319,8 @@ class Trainer:
         return self.env.world_size > 1 and self.config.train.parallelism == "fsdp"
 
     def _build_model(self) -> nn.Module:
-        """The model with its starting weights. Under FSDP only rank 0 builds them; the other ranks hold a model on
-        the meta device (shapes, no memory) until `_parallelize` shards it and fills it from rank 0."""
+        """The model with its starting weights. Under FSDP only rank 0 builds them (on the CPU); the other ranks hold
+        a model on the meta device (shapes, no memory) until `_parallelize` shards it and fills it from rank 0."""
         from molmo.modeling import MolmoForCausalLM
 
         if self._sharded and not self.env.is_main:
@@ -337,7 +337,8 @@ class Trainer:
                                      f"is not a {self.config.model.preset} model")
                 model.load_state_dict(start.state_dict())
             self._load_pretrained_parts(model)
-            model.to(self.env.device)
+            if not self._sharded:
+                model.to(self.env.device)  # under FSDP, fully_shard moves each shard to the device itself
         model.train()
         blocks = transformer_blocks(model)
         llm_blocks = [block for name, block in blocks if name.startswith("language_model.")]
@@ -384,7 +385,7 @@ class Trainer:
         if not self.env.is_main:
             model.to_empty(device=self.env.device)
         set_model_state_dict(model, start, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
-        for _, buffer in sorted(model.named_buffers()):
+        for buffer in model.buffers():
             dist.broadcast(buffer, src=0)
 
     # -- data -----------------------------------------------------------------------------------------------
