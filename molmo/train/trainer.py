@@ -521,24 +521,24 @@ class Trainer:
 
     # -- evaluation -----------------------------------------------------------------------------------------
 
-    def _whole_model(self) -> nn.Module | None:
-        """The model with all its weights on rank 0 (None elsewhere): under FSDP a gathered copy."""
-        if self.config.train.parallelism != "fsdp" or self.env.world_size == 1:
+    def _whole_model(self, device: torch.device) -> nn.Module | None:
+        """The model with all its weights on rank 0 (None elsewhere): under FSDP a copy gathered onto `device`."""
+        if not self._sharded:
             return self.module if self.env.is_main else None
         model_state, _ = self._full_state()  # collective: every rank takes part
         if not self.env.is_main:
             return None
         from molmo.modeling import MolmoForCausalLM
 
-        module = MolmoForCausalLM(self.model_config).to(self.env.device)
+        module = MolmoForCausalLM(self.model_config)
         module.load_state_dict(model_state)
-        return module
+        return module.to(device)
 
     def export(self) -> Path:
         """Save the weights and tokenizer in the in-repo layout (`molmo.checkpoint.save_pretrained`) to out/model."""
         from molmo.checkpoint import save_pretrained
 
-        module = self._whole_model()
+        module = self._whole_model(torch.device("cpu"))  # a whole 72B model fits no GPU
         if module is not None:
             save_pretrained(module, self.out / "model", self.tokenizer)
         if self.env.world_size > 1:
@@ -552,7 +552,7 @@ class Trainer:
             return None
         from evals.runner import EvaluationRun, RunConfig
 
-        module = self._whole_model()
+        module = self._whole_model(self.env.device)
         scores = None
         if module is not None:
             module.eval()
