@@ -84,13 +84,16 @@ class _LineLabels:
         return f"{self.word} {number}"
 
 
-def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix.lower() == ".gz" else open(path, encoding="utf-8")
+def _open(path: Path, binary: bool = False):
+    """The file's text (UTF-8) or bytes, through gzip for a .gz name."""
+    mode, encoding = ("rb", None) if binary else ("rt", "utf-8")
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    return opener(path, mode, encoding=encoding)
 
 
 def _read_json_lines(path: Path) -> tuple[pd.DataFrame, _LineLabels]:
     records, numbers = [], []
-    with _open_text(path) as handle:
+    with _open(path) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -123,7 +126,7 @@ def _read_clean_json_lines(path: Path) -> pd.DataFrame | None:
     import pyarrow.compute as pc
     import pyarrow.json as pa_json
 
-    with gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb") as handle:
+    with _open(path, binary=True) as handle:
         data = handle.read()
     try:
         _need(_one_object_per_line(data))
@@ -184,7 +187,7 @@ def _is_utf8(data: bytes) -> bool:
 
 
 def _read_json_array(path: Path) -> tuple[pd.DataFrame, _LineLabels]:
-    with _open_text(path) as handle:
+    with _open(path) as handle:
         try:
             records = json.load(handle)
         except json.JSONDecodeError as error:
@@ -251,9 +254,9 @@ def _validate(frame: pd.DataFrame, path: Path, where) -> pd.DataFrame:
         if field in frame.columns:
             battles[field] = frame[field].map(lambda v: "" if _absent(v) else str(v))
     if "tstamp" in frame.columns:
-        given = frame["tstamp"].map(lambda v: np.nan if _absent(v) or v == "" else v)
-        stamps = pd.to_numeric(given, errors="coerce")
-        absent = given.isna().to_numpy()
+        values = frame["tstamp"].map(lambda v: np.nan if _absent(v) or v == "" else v)
+        stamps = pd.to_numeric(values, errors="coerce")
+        absent = values.isna().to_numpy()
         fail(~absent & stamps.isna().to_numpy(), "tstamp", lambda v: f"expected a number (seconds), got {v!r}")
         battles["tstamp"] = stamps.astype(float)
     if "anony" in frame.columns:

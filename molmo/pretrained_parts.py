@@ -13,7 +13,7 @@ from typing import Any
 
 from molmo.checkpoint import check_tensors
 from molmo.config import LLMConfig, VisionConfig
-from molmo.modeling import MolmoForCausalLM
+from molmo.modeling import MolmoForCausalLM, decoder_config
 
 
 def _require_equal(source: str, fields: dict[str, tuple[Any, Any]]) -> None:
@@ -86,10 +86,8 @@ def load_language_model(model: MolmoForCausalLM, name_or_path: str) -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from molmo.modeling import decoder_config
-
     llm = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch.float32)
-    _check_llm(name_or_path, llm.config, model.config.llm, decoder_config(model.config.llm))
+    _check_llm(name_or_path, llm.config, model.config.llm)
     state = dict(llm.get_decoder().state_dict())
     vocab = model.config.llm.vocab_size
     embedding = model.language_model.model.embed_tokens.weight.detach().clone()  # (V + extra, d)
@@ -99,8 +97,9 @@ def load_language_model(model: MolmoForCausalLM, name_or_path: str) -> None:
                                       "lm_head.weight": llm.get_output_embeddings().weight}, name_or_path)
 
 
-def _check_llm(source: str, found: Any, needed: LLMConfig, ours: Any) -> None:
+def _check_llm(source: str, found: Any, needed: LLMConfig) -> None:
     """Compare the fields that decide the decoder's function; tensor shapes are checked when they are loaded."""
+    ours = decoder_config(needed)
     fields = {"model_type": (found.model_type, ours.model_type), "vocab_size": (found.vocab_size, needed.vocab_size)}
     for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
                  "intermediate_size", "hidden_act", "rms_norm_eps", "use_sliding_window", "attention_bias",
