@@ -62,7 +62,7 @@ def main() -> None:
     packing = compute = tokens = images = 0.0
     for step in range(args.warmup + args.steps):
         tick = time.perf_counter()
-        batch = trainer._next_batch()
+        batch = trainer.next_batch()
         packed = time.perf_counter()
         stats = trainer.train_step(batch)
         if trainer.env.device.type == "cuda":

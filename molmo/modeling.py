@@ -7,9 +7,10 @@
     token embeddings (B, T, d_model), and each pooled feature added at the `<im_patch>` position
         that `image_input_idx` names --decoder (Qwen2 / OLMo-2 / OLMoE from transformers)--> logits (B, T, V)
 
-The ViT and the connector are written here (reference/molmo.md §1.3-1.4); the decoder is transformers' own
-model class built from its config class, so its attention, RoPE and KV cache are the library's. The three
-parts are the submodules `vision_encoder`, `connector`, `language_model`.
+The ViT and the connector are written here (the Molmo paper, arXiv:2409.17146, its Architecture section; the
+release's `modeling_molmo.py` in allenai/Molmo-7B-D-0924); the decoder is transformers' own model class built from
+its config class, so its attention, RoPE and KV cache are the library's. The three parts are the submodules
+`vision_encoder`, `connector`, `language_model`; `loss_sums` (at the end) is the training objective.
 """
 
 from __future__ import annotations
@@ -360,3 +361,24 @@ class MolmoForCausalLM(nn.Module):
         hidden = out.last_hidden_state[:, -logits_to_keep:] if logits_to_keep else out.last_hidden_state
         logits = self.language_model.lm_head(hidden)  # (B, T or logits_to_keep, V)
         return MolmoOutput(logits=logits, past_key_values=out.past_key_values if use_cache else None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The training loss.
+
+IGNORE_INDEX = -100  # the label of a position with no target (PyTorch's cross_entropy default)
+
+
+def loss_sums(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """logits (B, T, V), labels (B, T), weights (B, T) -> two fp32 sums over the target tokens, each token times its
+    weight: the cross-entropy, and logsumexp(logits)^2 (the z-loss term, before its coefficient).
+
+    They are sums, not means, so that a trainer can divide by the target tokens of the whole global batch (every
+    micro-batch, every rank), as allenai/molmo's `olmo/train.py` does (`Trainer.train_batch`, `BatchDivisor.
+    global_batch`); the objective is then `(cross_entropy + z_loss * z_squared) / tokens`, with the z-loss of
+    PaLM (Chowdhery et al. 2022, §5: coefficient 1e-4), the release's `softmax_auxiliary_loss_scale`.
+    """
+    flat = logits.float().reshape(-1, logits.shape[-1])  # (B*T, V), fp32 for a stable logsumexp
+    cross_entropy = F.cross_entropy(flat, labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="none")
+    weights = weights.reshape(-1).to(flat.device)
+    return (cross_entropy * weights).sum(), (torch.logsumexp(flat, dim=-1).pow(2) * weights).sum()

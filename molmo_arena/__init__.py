@@ -1,7 +1,9 @@
 """The `molmo-arena` console command: one place that wires every package's sub-commands.
 
 Each package owns its sub-command in `<package>/cli.py`, which exposes `add_parser(subparsers)` and imports
-nothing heavy at module level, so `molmo-arena --help` and `molmo-arena leaderboard ...` start fast.
+nothing heavy at module level, so `molmo-arena --help` and `molmo-arena leaderboard ...` start fast. `train` and
+`demo` live here: they wire packages together (the trainer in `molmo/` knows no benchmark; `train` gives it the
+evaluation harness as its callback).
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from arena import cli as arena_cli
 from evals import cli as eval_cli
 from evals import serve_cli
 from leaderboard import cli as leaderboard_cli
-from molmo.train import cli as train_cli
-from molmo_arena import demo
+from molmo_arena import demo, train
 
-COMMANDS = (demo, eval_cli, arena_cli, leaderboard_cli, train_cli, serve_cli)
+COMMANDS = (demo, eval_cli, arena_cli, leaderboard_cli, train, serve_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -108,7 +108,7 @@ def prepare_data(layout: Layout, items: int, synthetic_items: int, seed: int) ->
 def train(layout: Layout, steps: int | None) -> Path:
     """Train the tiny preset on synthetic data, or reuse a finished run with the same settings."""
     from molmo.train.config import load_config
-    from molmo.train.trainer import Trainer
+    from molmo_arena.train import build_trainer
 
     exported = layout.train / "model"
     overrides = {"train.max_steps": steps} if steps else {}
@@ -118,7 +118,7 @@ def train(layout: Layout, steps: int | None) -> Path:
         _say(f"reusing the trained model in {exported}")
         return exported
     _say(f"training the tiny Molmo on synthetic data ({config.train.max_steps} steps)")
-    trainer = Trainer(config, layout.train)
+    trainer = build_trainer(config, layout.train)
     trainer.run(resume=True)
     trainer.export()
     stamp.write_text(json.dumps(config.to_dict(), indent=2) + "\n")

@@ -28,10 +28,10 @@ from PIL import Image
 from molmo.data.formatting import Turn
 from molmo.image_preprocessing import MolmoImageConfig, preprocess_image
 from molmo.image_tokens import IM_COL, IM_END, IM_PATCH, IM_START, image_input_idx, image_token_ids
+from molmo.modeling import IGNORE_INDEX
 
 IMAGE_SUBSEGMENT = 10000  # subsegment id of BOS and image tokens: larger than any annotation's
 PAD_SUBSEGMENT = -1
-IGNORE_INDEX = -100
 LOSS_WEIGHTINGS = ("root_subsegments", "none")
 
 

@@ -107,12 +107,12 @@ class TrainSection:
     log_every: int = 1
     save_every: int = 0  # 0: save only at the end
     keep_checkpoints: int = 2  # older checkpoints are deleted
-    eval_every: int = 0  # with an eval section: evaluate every this many steps; 0: at every checkpoint
+    eval_every: int = 0  # with an evaluation callback: evaluate every this many steps; 0: at every checkpoint
 
 
 @dataclass(frozen=True)
 class EvalSection:
-    """Benchmarks run at checkpoints through evals.runner.EvaluationRun."""
+    """Benchmarks to run at checkpoints: read by the evaluation callback that `molmo-arena train` gives the trainer."""
 
     tasks: tuple[str, ...]
     prompt_set: str = "molmo"

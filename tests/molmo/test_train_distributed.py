@@ -1,5 +1,5 @@
 """The same trainer under torchrun: 2 CPU processes (gloo), DDP and FSDP2, against one process with the same
-global batch. Also the `molmo-arena train` command in one process."""
+global batch."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import json, sys
 import torch
 import molmo.modeling
 from molmo.train.config import config_from_dict
+from molmo.train.distributed import init_distributed
 from molmo.train.trainer import Trainer
 
 built = []  # the device of every Molmo this process constructs
@@ -37,9 +38,10 @@ class Recorded(molmo.modeling.MolmoForCausalLM):
 
 molmo.modeling.MolmoForCausalLM = Recorded
 configs, out = json.loads(sys.argv[1]), sys.argv[2]
+env = init_distributed()
 for parallelism, config in configs.items():  # one launch, one process group, both wrappings in turn
     built.clear()
-    trainer = Trainer(config_from_dict(config), f"{out}/{parallelism}", progress=False)
+    trainer = Trainer(config_from_dict(config), f"{out}/{parallelism}", env=env, progress=False)
     at_start = list(built)
     records = trainer.run()
     json.dump(at_start, open(f"{out}/{parallelism}/built-rank{trainer.env.rank}.json", "w"))
@@ -89,36 +91,8 @@ def test_ddp_and_fsdp_on_two_processes_match_one_process_with_the_same_global_ba
             torch.testing.assert_close(rank0[name], tensor, atol=1e-4, rtol=1e-3, msg=f"{parallelism} {name}")
 
 
-def test_the_train_command_runs_a_config(tmp_path):
-    import yaml
-
-    import molmo_arena
-
-    config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(tiny_config(max_steps=3)))
-    out = tmp_path / "run"
-    status = molmo_arena.main(["train", "--config", str(config), "--out", str(out), "--max-steps", "2",
-                               "--set", "train.save_every=1", "--no-progress"])
-    assert status == 0
-    assert [p.name for p in sorted((out / "checkpoints").iterdir())] == ["step-000001", "step-000002"]
-    assert json.loads((out / "config.json").read_text())["train"]["max_steps"] == 2
-    assert molmo_arena.main(["train", "--config", str(config), "--set", "train.max_steps=zero"]) == 2
-
-
-def test_the_train_command_evaluates_the_weights_in_place_at_checkpoints(tmp_path):
-    """Without --eval-adapter the config's eval section runs the harness on the in-repo model being trained."""
-    import yaml
-
-    import molmo_arena
-    from molmo.data.synthetic import generate_rows, write_rows
-
-    held_out = write_rows(generate_rows("count_qa_plain", 3, seed=1), tmp_path / "held_out.parquet")
-    config = dict(tiny_config(max_steps=2), eval={"tasks": ["pixmo_count"], "data": {"pixmo_count": str(held_out)}})
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
-    out = tmp_path / "run"
-    assert molmo_arena.main(["train", "--config", str(tmp_path / "tiny.yaml"), "--out", str(out),
-                             "--set", "train.eval_every=2", "--no-progress"]) == 0
-    run = json.loads((out / "evals" / "step-000002" / "run.json").read_text())
-    assert run["model"]["model"] == "<training weights>" and run["config"]["prompt_set"] == "molmo"
-    assert run["scores"]["pixmo_count"]["items"] == 3
-    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 2
+def test_a_torchrun_process_without_its_process_group_is_refused(monkeypatch, tmp_path):
+    """The trainer starts no process group itself: under torchrun the launching command must have started it."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match="init_distributed"):
+        Trainer(config_from_dict(_config("ddp")), tmp_path / "run", progress=False)

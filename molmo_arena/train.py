@@ -4,15 +4,29 @@
     torchrun --nproc-per-node 8 -m molmo_arena train --config molmo/train/configs/stage1_caption.yaml \\
         --out results/runs/stage1 --resume
 
-Only argparse is imported here; torch and the trainer load when the command runs.
+A config's eval section runs the benchmark harness on the weights being trained, at checkpoints (or every
+train.eval_every steps), into OUT/evals/step-N/. Only argparse is imported here; torch, the trainer and the
+harness load when the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from evals.adapters.base import ModelAdapter
+    from molmo.config import MolmoConfig
+    from molmo.train.config import EvalSection, TrainingConfig
+    from molmo.train.trainer import Evaluate, Trainer
+
+AdapterFactory = Callable[["nn.Module", Any, "MolmoConfig", "EvalSection"], "ModelAdapter"]
+"""(model, tokenizer, model config, eval section) -> the harness's adapter for the weights being trained."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +48,43 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def harness_evaluation(section: EvalSection, out: Path, tokenizer: Any, seed: int,
+                       adapter_factory: AdapterFactory) -> Evaluate:
+    """The trainer's evaluation callback: the eval section's benchmarks through the harness, into
+    out/evals/step-N/ (a run folder like `molmo-arena eval run` writes); returns the score of each task."""
+
+    def evaluate(model: nn.Module, step: int) -> dict[str, float | None]:
+        from evals.runner import EvaluationRun, RunConfig
+
+        adapter = adapter_factory(model, tokenizer, model.config, section)
+        run = RunConfig(tasks=section.tasks, prompt_set=section.prompt_set, limit=section.limit,
+                        batch_size=section.batch_size, seed=seed, data=dict(section.data))
+        record = EvaluationRun(adapter, run, out / "evals" / f"step-{step:06d}").run()
+        return {task: summary.get("score") for task, summary in record["scores"].items()}
+
+    return evaluate
+
+
+def build_trainer(config: TrainingConfig, out: Path, *, adapter_factory: AdapterFactory | None = None,
+                  progress: bool = True) -> Trainer:
+    """A trainer for `config` in this process's place in the job (starting the process group under torchrun), with
+    the harness as its evaluation callback when the config has an eval section. The train command and the demo
+    both make their trainer here."""
+    from molmo.train.distributed import init_distributed
+    from molmo.train.model_setup import load_tokenizer
+    from molmo.train.trainer import Trainer
+
+    env = init_distributed()
+    tokenizer = load_tokenizer(config)
+    evaluate = None
+    if config.eval is not None:
+        from evals.adapters.molmo import training_adapter
+
+        factory = adapter_factory or training_adapter
+        evaluate = harness_evaluation(config.eval, out, tokenizer, config.train.seed, factory)
+    return Trainer(config, out, env=env, tokenizer=tokenizer, evaluate=evaluate, progress=progress)
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     import yaml
 
@@ -48,7 +99,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def _factory(spec: str) -> Any:
+def _factory(spec: str) -> AdapterFactory:
     module, sep, name = spec.partition(":")
     if not sep:
         raise ValueError(f"--eval-adapter {spec!r}: expected MODULE:FUNCTION")
@@ -57,11 +108,10 @@ def _factory(spec: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from molmo.train.config import load_config
-    from molmo.train.trainer import Trainer
 
     config = load_config(args.config, _overrides(args))
     out = args.out or Path("results") / "runs" / f"train-{args.config.stem}"
-    trainer = Trainer(config, out, adapter_factory=_factory(args.eval_adapter), progress=not args.no_progress)
+    trainer = build_trainer(config, out, adapter_factory=_factory(args.eval_adapter), progress=not args.no_progress)
     records = trainer.run(resume=args.resume, stop_after=args.stop_after)
     if trainer.env.is_main and records:
         last = records[-1]
