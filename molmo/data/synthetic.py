@@ -18,14 +18,14 @@ Each task draws small images and writes rows in the schema of one PixMo dataset,
 Row i of a split is drawn from `numpy.random.default_rng((seed, task, i))`, so rows can be made in any
 order and a split is a seed: train with seed 0, hold out with seed 1 (the images differ, the task not).
 Distractor shapes never share the target's colour, so the target can be counted by colour alone (the
-tests do that). Images are PNG (lossless: colours stay exact). A 128 px image takes about a millisecond.
+tests do that). Images are PNG (lossless: colours stay exact), drawn with the toolkit the benchmark fixtures
+use too (`molmo.data.drawing`); `bench/synthetic_images.py` times them.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import math
 from collections.abc import Callable
@@ -33,19 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from molmo.data.drawing import INK, SHAPES, canvas, draw_shape, palette, pillow_font, png
 from molmo.data.pixmo import ExampleSource
 
-COLORS: dict[str, tuple[int, int, int]] = {
-    "red": (220, 30, 30),
-    "green": (30, 160, 60),
-    "blue": (30, 70, 220),
-    "yellow": (235, 200, 20),
-    "purple": (140, 50, 170),
-    "orange": (245, 130, 20),
-}
-SHAPES = ("circle", "square", "triangle")
+COLORS = palette((220, 30, 30), (30, 160, 60), (30, 70, 220), (235, 200, 20), (140, 50, 170), (245, 130, 20))
 WORDS = ("cat", "tree", "moon", "river", "lamp", "stone", "bird", "cloud", "apple", "train", "chair", "book")
 CATEGORIES = ("fig", "kiwi", "lime", "plum", "pear", "date", "yam", "nut")  # short enough to print in full
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -54,29 +47,16 @@ BACKGROUND = (250, 250, 250)
 Row = dict[str, Any]
 
 
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
 def _image_fields(image: Image.Image) -> Row:
     """The image columns every synthetic row carries: the PNG bytes and their sha256."""
-    data = _png(image)
+    data = png(image, fast=True)
     return {"image": data, "image_sha256": hashlib.sha256(data).hexdigest()}
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
-
-
 def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float, fill: tuple) -> None:
-    if shape == "circle":
-        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
-    elif shape == "square":
-        draw.rectangle((cx - r, cy - r, cx + r, cy + r), fill=fill)
-    else:  # an upward triangle whose centroid is near (cx, cy)
-        draw.polygon([(cx, cy - r), (cx - r, cy + r * 0.8), (cx + r, cy + r * 0.8)], fill=fill)
+    """A shape of "radius" r around (cx, cy); a triangle is flatter (1.8 r high), its centroid near (cx, cy)."""
+    bottom = cy + r * 0.8 if shape == "triangle" else cy + r
+    draw_shape(draw, shape, (cx - r, cy - r, cx + r, bottom), fill)
 
 
 def _scene(
@@ -88,8 +68,7 @@ def _scene(
     """
     cells_per_side = 4
     cell = size / cells_per_side
-    image = Image.new("RGB", (size, size), BACKGROUND)
-    draw = ImageDraw.Draw(image)
+    image, draw = canvas(size, size, BACKGROUND)
     cells = rng.permutation(cells_per_side * cells_per_side)
     centres: list[list[tuple[float, float]]] = []
     taken = 0
@@ -162,11 +141,10 @@ def points_rows(rng: np.random.Generator, size: int) -> list[Row]:
 
 def text_row(rng: np.random.Generator, size: int) -> Row:
     """A PixMo-Docs ("other") row: a word and a number in two colours, with questions about them."""
-    image = Image.new("RGB", (size, size), BACKGROUND)
-    draw = ImageDraw.Draw(image)
+    image, draw = canvas(size, size, BACKGROUND)
     word, number = str(rng.choice(WORDS)), str(int(rng.integers(0, 1000)))
     word_colour, number_colour = (str(c) for c in rng.choice(list(COLORS), size=2, replace=False))
-    font = _font(max(10, size // 6))
+    font = pillow_font(max(10, size // 6))
     top = int(rng.integers(2, size // 4))
     for text, colour, y in ((word, word_colour, top), (number, number_colour, top + size // 2)):
         x = int(rng.integers(2, max(3, size - int(draw.textlength(text, font=font)) - 2)))
@@ -184,22 +162,21 @@ def clock_row(rng: np.random.Generator, size: int) -> Row:
     hour, minute = int(rng.integers(1, 13)), int(rng.integers(0, 60))
     shows_seconds = bool(rng.random() < 0.5)
     second = int(rng.integers(0, 60)) if shows_seconds else -1
-    image = Image.new("RGB", (size, size), BACKGROUND)
-    draw = ImageDraw.Draw(image)
+    image, draw = canvas(size, size, BACKGROUND)
     c, r = size / 2, size * 0.45
-    draw.ellipse((c - r, c - r, c + r, c + r), outline=(20, 20, 20), width=max(1, size // 40))
+    draw.ellipse((c - r, c - r, c + r, c + r), outline=INK, width=max(1, size // 40))
     for tick in range(12):
         angle = 2 * math.pi * tick / 12
         inner = r * (0.8 if tick % 3 == 0 else 0.88)
         draw.line((c + inner * math.sin(angle), c - inner * math.cos(angle),
-                   c + r * math.sin(angle), c - r * math.cos(angle)), fill=(20, 20, 20), width=max(1, size // 64))
+                   c + r * math.sin(angle), c - r * math.cos(angle)), fill=INK, width=max(1, size // 64))
 
     def hand(fraction: float, length: float, width: int, colour: tuple[int, int, int]) -> None:
         angle = 2 * math.pi * fraction
         draw.line((c, c, c + length * math.sin(angle), c - length * math.cos(angle)), fill=colour, width=width)
 
-    hand(((hour % 12) + minute / 60) / 12, r * 0.5, max(2, size // 24), (20, 20, 20))
-    hand((minute + max(second, 0) / 60) / 60, r * 0.8, max(1, size // 40), (20, 20, 20))
+    hand(((hour % 12) + minute / 60) / 12, r * 0.5, max(2, size // 24), INK)
+    hand((minute + max(second, 0) / 60) / 60, r * 0.8, max(1, size // 40), INK)
     if shows_seconds:
         hand(second / 60, r * 0.85, 1, COLORS["red"])
     text = f"{hour}:{minute:02d}" + (f":{second:02d}" if shows_seconds else "")
@@ -213,19 +190,17 @@ def _bar_chart(rng: np.random.Generator, size: int) -> tuple[Image.Image, list[s
     n = int(rng.integers(3, 6))
     categories = [str(c) for c in rng.choice(CATEGORIES, size=n, replace=False)]
     values = [int(v) for v in rng.integers(1, 10, size=n)]
-    image = Image.new("RGB", (size, size), BACKGROUND)
-    draw = ImageDraw.Draw(image)
-    font = _font(max(8, size // 12))
+    image, draw = canvas(size, size, BACKGROUND)
+    font = pillow_font(max(8, size // 12))
     base, top, slot = size * 0.85, size * 0.15, size / n
     scale = (base - top) / max(values)
     colour = COLORS[str(rng.choice(list(COLORS)))]
-    draw.line((0, base, size, base), fill=(20, 20, 20), width=1)
+    draw.line((0, base, size, base), fill=INK, width=1)
     for k, (category, value) in enumerate(zip(categories, values, strict=True)):
         left, right = k * slot + slot * 0.2, (k + 1) * slot - slot * 0.2
         draw.rectangle((left, base - value * scale, right, base), fill=colour)
-        draw.text(((left + right) / 2, base - value * scale - 1), str(value), fill=(20, 20, 20), font=font,
-                  anchor="mb")
-        draw.text(((left + right) / 2, base + 2), category, fill=(20, 20, 20), font=font, anchor="mt")
+        draw.text(((left + right) / 2, base - value * scale - 1), str(value), fill=INK, font=font, anchor="mb")
+        draw.text(((left + right) / 2, base + 2), category, fill=INK, font=font, anchor="mt")
     return image, categories, values
 
 
