@@ -10,6 +10,8 @@ One optimizer step:
         so the gradient is the same for any split of the global batch into ranks and micro-batches
     clip each component's gradient norm, AdamW step, per-component LR schedule step
 
+(docs/training.md gives the source of each choice.)
+
 The pieces live beside this loop: the mixture and its sampler (`mixture.py`), the model, tokenizer and training
 hooks (`model_setup.py`), DDP/FSDP2 and the collectives (`distributed.py`), checkpoints and the final export
 (`checkpointing.py`), the loss (`molmo.modeling.loss_sums`), the optimizer and schedule (`optim.py`).
