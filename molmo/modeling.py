@@ -7,9 +7,11 @@
     token embeddings (B, T, d_model), and each pooled feature added at the `<im_patch>` position
         that `image_input_idx` names --decoder (Qwen2 / OLMo-2 / OLMoE from transformers)--> logits (B, T, V)
 
-The ViT and the connector are written here (reference/molmo.md §1.3-1.4); the decoder is transformers' own
-model class built from its config class, so its attention, RoPE and KV cache are the library's. The three
-parts are the submodules `vision_encoder`, `connector`, `language_model`.
+The ViT and the connector are written here, after allenai/molmo `olmo/image_vit.py` and `olmo/model.py`
+(`MolmoVisionBackbone`) and the releases' `modeling_molmo.py`; the decoder is transformers' own model class built
+from its config class, so its attention, RoPE and KV cache are the library's; docs/checkpoints.md says where that
+decoder computes exactly what each release's remote code computes. The three parts are the submodules
+`vision_encoder`, `connector`, `language_model`.
 """
 
 from __future__ import annotations

@@ -379,3 +379,24 @@ def test_adapter_answers_an_image_question(releases, name):
     request = GenerationRequest("vqa2: What is the value?", buffer.getvalue(), max_new_tokens=3, max_crops=2)
     (answer,) = adapter.generate([request])
     assert answer.prompt == " User: vqa2: What is the value? Assistant:" and 1 <= answer.output_tokens <= 3
+
+
+@pytest.mark.slow
+def test_each_release_runs_every_benchmark_fixture(releases, tmp_path, capsys):
+    from evals.fixtures import write_all_fixtures
+    from evals.tasks import TASKS
+    from molmo_arena import main
+
+    write_all_fixtures(tmp_path / "data", n=1)
+    for name, folder in releases.items():
+        out = tmp_path / name
+        assert main(["eval", "run", "--model", f"molmo:{folder}", "--tasks", "all", "--data-dir",
+                     str(tmp_path / "data"), "--out", str(out)]) == 0
+        assert "| pixmo_count |" in capsys.readouterr().out
+        record = json.loads((out / "run.json").read_text())
+        assert record["status"] == "complete" and set(record["scores"]) == set(TASKS)
+        assert record["model"]["dtype"] == "bfloat16"
+        samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+        assert len(samples) == len(TASKS)
+        assert all(s["error"] in (None, "empty output") for s in samples), [s["error"] for s in samples]
+        assert all(s["model_prompt"].startswith(" User: ") for s in samples)
