@@ -100,9 +100,9 @@ def _refuse(key: str, value: Any, why: str) -> ValueError:
     return ValueError(f"{key}={value!r} is not supported: {why}")
 
 
-def _required(data: dict[str, Any], key: str) -> Any:
+def _required(data: dict[str, Any], key: str, within: str = "") -> Any:
     if data.get(key) is None:
-        raise ValueError(f"release config lacks '{key}'")
+        raise ValueError(f"release config lacks '{within}{key}'")
     return data[key]
 
 
@@ -141,7 +141,7 @@ def _from_molmo(data: dict[str, Any]) -> MolmoConfig:
         additional_vocab_size=_MOLMO_IMAGE_TOKEN_ROWS,
         rope_theta=float(_required(data, "rope_theta")),
         rms_norm_eps=float(_required(data, "layer_norm_eps")),
-        max_position_embeddings=data.get("max_position_embeddings", 2048),  # config_molmo.py's default
+        max_position_embeddings=data.get("max_position_embeddings") or 2048,  # config_molmo.py's default
     )
     return MolmoConfig.connect(_vision(data), llm)
 
@@ -194,15 +194,18 @@ def _vision(data: dict[str, Any]) -> VisionConfig:
     for key in _VISION_COMPUTES:
         if block.get(key, _VISION_RELEASED[key]) != _VISION_RELEASED[key]:
             raise _refuse(f"vision_backbone.{key}", block[key], f"the releases use {_VISION_RELEASED[key]!r}")
+    def size(key: str) -> Any:
+        return _required(block, key, "vision_backbone.")
+
     vision = VisionConfig(
-        crop_size=block["image_default_input_size"][0],
-        patch_size=block["image_patch_size"],
-        hidden_size=block["image_emb_dim"],
-        num_heads=block["image_num_heads"],
-        intermediate_size=block["image_mlp_dim"],
-        num_layers=block["image_num_layers"],
-        feature_layers=tuple(data.get("vit_layers", CLIP_VIT_L_336.feature_layers)),
-        layer_norm_eps=float(block["image_norm_eps"]),
+        crop_size=size("image_default_input_size")[0],
+        patch_size=size("image_patch_size"),
+        hidden_size=size("image_emb_dim"),
+        num_heads=size("image_num_heads"),
+        intermediate_size=size("image_mlp_dim"),
+        num_layers=size("image_num_layers"),
+        feature_layers=tuple(data.get("vit_layers") or CLIP_VIT_L_336.feature_layers),
+        layer_norm_eps=float(size("image_norm_eps")),
     )
     derived = {  # keys the release's ViT reads that follow from the others in every CLIP ViT we compute
         "image_default_input_size": [vision.crop_size, vision.crop_size],
@@ -212,9 +215,9 @@ def _vision(data: dict[str, Any]) -> VisionConfig:
         "image_pos_patch_size": vision.patch_size,
     }
     for key, value in derived.items():
-        found = list(block[key]) if isinstance(value, list) else block[key]
-        if found != value:
-            raise _refuse(f"vision_backbone.{key}", block[key], f"this ViT needs {value!r}")
+        found = block.get(key, value)
+        if (list(found) if isinstance(value, list) else found) != value:
+            raise _refuse(f"vision_backbone.{key}", found, f"this ViT needs {value!r}")
     return vision
 
 

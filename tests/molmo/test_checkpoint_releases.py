@@ -320,12 +320,21 @@ def test_shape_mismatch_missing_and_unexpected_are_refused(releases, name, tmp_p
 # Settings the releases' code would compute differently: refused, naming the key.
 
 
+_MOLMOE_VISION = PUBLISHED["MolmoE-1B-0924"]["vision_backbone"]
+
+
 @pytest.mark.parametrize(("name", "key", "value", "message"), [
     ("MolmoE-1B-0924", "norm_after", True, r"norm_after=True is not supported: MolmoE-1B-0924 has False"),
     ("MolmoE-1B-0924", "clip_qkv", 8.0, r"clip_qkv=8\.0 is not supported"),
     ("MolmoE-1B-0924", "weight_tying", True, r"weight_tying=True is not supported"),
     ("MolmoE-1B-0924", "n_kv_heads", 2, r"n_kv_heads=2 is not supported: .*k_norm"),
     ("MolmoE-1B-0924", "moe_num_experts", 0, r"moe_num_experts=0 is not supported"),
+    ("MolmoE-1B-0924", "vision_backbone", {**_MOLMOE_VISION, "image_model_type": "siglip"},
+     r"vision_backbone\.image_model_type='siglip' is not supported"),
+    ("MolmoE-1B-0924", "vision_backbone", {**_MOLMOE_VISION, "image_num_pos": 578},
+     r"vision_backbone\.image_num_pos=578 is not supported: this ViT needs 577"),
+    ("MolmoE-1B-0924", "vision_backbone", {k: v for k, v in _MOLMOE_VISION.items() if k != "image_emb_dim"},
+     r"lacks 'vision_backbone\.image_emb_dim'"),
     ("Molmo-7B-D-0924", "qkv_bias", False, r"\(qkv_bias, attention_layer_norm, norm_after\)=\(False, False, False\)"),
     ("Molmo-7B-D-0924", "layer_norm_type", "default", r"layer_norm_type='default' is not supported"),
     ("Molmo-7B-D-0924", "hidden_size", None, r"lacks 'hidden_size'"),
