@@ -174,6 +174,27 @@ def test_tokenizer_special_tokens_at_the_releases_ids(releases, name, monkeypatc
     assert {token: added[token] for token in MOLMO_IMAGE_TOKENS} == dict(zip(MOLMO_IMAGE_TOKENS, image, strict=True))
 
 
+TOKENIZER_CONFIG_KEYS = {  # as in the copies named in docs/checkpoints.md, less Molmo-7B-D's chat_template
+    "Molmo-7B-D-0924": {"add_prefix_space", "added_tokens_decoder", "additional_special_tokens", "auto_map",
+                        "bos_token", "clean_up_tokenization_spaces", "eos_token", "errors", "model_max_length",
+                        "pad_token", "processor_class", "split_special_tokens", "tokenizer_class", "unk_token"},
+    "MolmoE-1B-0924": {"add_bos_token", "add_eos_token", "add_prefix_space", "added_tokens_decoder", "bos_token",
+                       "clean_up_tokenization_spaces", "eos_token", "model_max_length", "pad_token", "tokenizer_class",
+                       "unk_token"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(TOKENIZER_CONFIG_KEYS))
+def test_tokenizer_config_keys_are_the_releases(releases, name):
+    config = json.loads((releases[name] / "tokenizer_config.json").read_text())
+    assert set(config) == TOKENIZER_CONFIG_KEYS[name]
+    assert config["tokenizer_class"] == {"Molmo-7B-D-0924": "Qwen2Tokenizer",
+                                         "MolmoE-1B-0924": "GPTNeoXTokenizer"}[name]
+    decoder = config["added_tokens_decoder"]
+    assert all(entry == {"content": entry["content"], "lstrip": False, "normalized": False, "rstrip": False,
+                         "single_word": False, "special": True} for entry in decoder.values())
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The text decoder against transformers' own decoder, the renaming done here after the remote code.
 
