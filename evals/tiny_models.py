@@ -5,6 +5,9 @@ the demo's "random VLM" baseline is made) with checkpoints like these: each fami
 processor classes, its special tokens and chat-template style, a byte-level BPE tokenizer trained in
 milliseconds, a PIL-backend image processor, and random weights, saved with `save_pretrained` and loaded back
 through `hf:PATH` exactly as a hub checkpoint would be. `FAMILIES` is the table; `save_tiny` builds any row.
+
+The four Molmo 0924 releases, whose remote code transformers does not have, are written the same way in their own
+Hugging Face layout for `molmo:PATH`: `MOLMO_RELEASES` names them, `save_tiny_molmo_release` builds any of them.
 """
 
 from __future__ import annotations
@@ -303,23 +306,22 @@ class ReleaseTokenizer:
     `pad_to_embedding`, `|<EXTRA_TOKENS_i>|` fill the ids up to the embedding's base rows, so that the image tokens
     take the `wte.new_embedding` rows (allenai/molmo `olmo/tokenizer.py` `build_tokenizer`); without, the image
     tokens follow at once and take padding rows of the base embedding. `config` is tokenizer_config.json less its
-    token lists; `roles` the special_tokens_map.json roles; `vocab_files` writes vocab.json and merges.txt too.
+    token lists; `vocab_files` writes vocab.json and merges.txt too; with `list_additional`, tokenizer_config.json
+    lists the tokens Molmo adds as `additional_special_tokens` (special_tokens_map.json always does).
     """
 
     in_vocab: tuple[tuple[str, ...], tuple[str, ...]]
     appended: tuple[str, ...]
     pad_to_embedding: bool
     config: dict[str, Any]
-    roles: tuple[str, ...]
     vocab_files: bool
-    list_additional: bool  # tokenizer_config.json and special_tokens_map.json list the added image tokens
+    list_additional: bool
 
 
 @dataclass(frozen=True)
 class TinyMolmoRelease:
     """One release, shrunk: the real preset's decoder kind, RoPE base and norm epsilon with `llm`'s sizes."""
 
-    hub_id: str
     preset: str
     llm: dict[str, Any]
     tokenizer: ReleaseTokenizer
@@ -335,21 +337,20 @@ _QWEN2_TOKENIZER = ReleaseTokenizer(  # Molmo-7B-D-0924's files, verified; Molmo
             "eos_token": "<|endoftext|>", "errors": "replace", "model_max_length": 32768,
             "pad_token": "<|endoftext|>", "split_special_tokens": False, "tokenizer_class": "Qwen2Tokenizer",
             "unk_token": None},
-    roles=("eos_token", "pad_token"),
     vocab_files=True,
     list_additional=True,
 )
 _MOLMO_RELEASES: dict[str, TinyMolmoRelease] = {
     "Molmo-7B-D-0924": TinyMolmoRelease(
-        "allenai/Molmo-7B-D-0924", "Molmo-7B-D",
+        "Molmo-7B-D",
         {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2, "intermediate_size": 96},
         _QWEN2_TOKENIZER),
     "Molmo-72B-0924": TinyMolmoRelease(
-        "allenai/Molmo-72B-0924", "Molmo-72B",
+        "Molmo-72B",
         {"hidden_size": 64, "num_layers": 3, "num_heads": 8, "num_kv_heads": 1, "intermediate_size": 80},
         _QWEN2_TOKENIZER),
     "Molmo-7B-O-0924": TinyMolmoRelease(  # OLMo-7B-1024's dolma2 tokenizer (cl100k with <|pad|>): inferred
-        "allenai/Molmo-7B-O-0924", "Molmo-7B-O",
+        "Molmo-7B-O",
         {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 4, "intermediate_size": 96},
         ReleaseTokenizer(
             in_vocab=((), ()),
@@ -359,12 +360,11 @@ _MOLMO_RELEASES: dict[str, TinyMolmoRelease] = {
             config={**PROCESSOR_CONFIG, "add_prefix_space": False, "bos_token": None,
                     "clean_up_tokenization_spaces": False, "eos_token": "<|endoftext|>", "model_max_length": 8192,
                     "pad_token": "<|pad|>", "tokenizer_class": "GPT2Tokenizer", "unk_token": None},
-            roles=("eos_token", "pad_token"),
             vocab_files=False,
             list_additional=True,
         )),
     "MolmoE-1B-0924": TinyMolmoRelease(  # OLMoE-1B-7B's GPT-NeoX tokenizer, as a public copy of the release has it
-        "allenai/MolmoE-1B-0924", "MolmoE-1B",
+        "MolmoE-1B",
         {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 4, "intermediate_size": 32,
          "num_experts": 8, "num_experts_per_token": 3},
         ReleaseTokenizer(
@@ -376,7 +376,6 @@ _MOLMO_RELEASES: dict[str, TinyMolmoRelease] = {
                     "clean_up_tokenization_spaces": True, "eos_token": "<|endoftext|>",
                     "model_max_length": 1000000000000000019884624838656, "pad_token": "<|padding|>",
                     "tokenizer_class": "GPTNeoXTokenizer", "unk_token": None},
-            roles=("eos_token", "pad_token"),
             vocab_files=False,
             list_additional=False,
         ),
@@ -431,7 +430,7 @@ def _save_molmo_tokenizer(spec: ReleaseTokenizer, folder: Path) -> dict[str, int
     if spec.list_additional:
         config["additional_special_tokens"] = molmo_added
     _write_json(folder / "tokenizer_config.json", dict(sorted(config.items())))
-    roles = {role: {"content": spec.config[role], **_SPECIAL} for role in spec.roles}
+    roles = {role: {"content": spec.config[role], **_SPECIAL} for role in ("eos_token", "pad_token")}
     _write_json(folder / "special_tokens_map.json", {"additional_special_tokens": molmo_added, **roles})
     _write_json(folder / "added_tokens.json", {token: index for token, index in added.items() if index >= base})
     return added
