@@ -5,13 +5,20 @@ the demo's "random VLM" baseline is made) with checkpoints like these: each fami
 processor classes, its special tokens and chat-template style, a byte-level BPE tokenizer trained in
 milliseconds, a PIL-backend image processor, and random weights, saved with `save_pretrained` and loaded back
 through `hf:PATH` exactly as a hub checkpoint would be. `FAMILIES` is the table; `save_tiny` builds any row.
+
+The four Molmo 0924 releases, whose remote code transformers does not have, are written the same way in their own
+Hugging Face layout for `molmo:PATH`: `MOLMO_RELEASES` names them, `save_tiny_molmo_release` builds any of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from molmo.release_config import PROCESSOR_CONFIG
 
 _CORPUS = (
     "USER: ASSISTANT: What is the value of the tallest bar? How many shapes are there? Answer the question "
@@ -280,3 +287,179 @@ def save_tiny_molmo2(folder: str | Path, seed: int = 0) -> Path:
     """Molmo2 layout: SigLIP-style ViT, attention-pooled 2x2 patches, Qwen3-style decoder, overlapping crops plus
     a global view, ChatML prompts; pre-processed by our torchvision-free image processor."""
     return save_tiny("molmo2", folder, seed)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The four Molmo 0924 releases in their Hugging Face layout, shrunk, for `molmo:PATH` (docs/checkpoints.md).
+
+MOLMO_IMAGE_TOKENS = ("<im_start>", "<im_end>", "<im_patch>", "<im_col>", "<|image|>")  # preprocessing_molmo.py's order
+_MOLMO_EMBEDDING_ROWS = 384  # the tiny decoders' base embedding rows; the release's are a multiple of 128 too
+_SPECIAL = {"lstrip": False, "normalized": False, "rstrip": False, "single_word": False}
+
+
+@dataclass(frozen=True)
+class ReleaseTokenizer:
+    """How a Molmo release lays its tokenizer out, around a BPE vocabulary trained here.
+
+    `in_vocab`: special tokens of the base vocabulary (GPT-NeoX's `|||IP_ADDRESS|||` and `<|padding|>` take ids 0 and
+    1, its last three the top ids); `appended`: special tokens after it (Qwen2's `<|endoftext|>`, ...). With
+    `pad_to_embedding`, `|<EXTRA_TOKENS_i>|` fill the ids up to the embedding's base rows, so that the image tokens
+    take the `wte.new_embedding` rows (allenai/molmo `olmo/tokenizer.py` `build_tokenizer`); without, the image
+    tokens follow at once and take padding rows of the base embedding. `config` is tokenizer_config.json less its
+    token lists; `vocab_files` writes vocab.json and merges.txt too; with `list_additional`, tokenizer_config.json
+    lists the tokens Molmo adds as `additional_special_tokens` (special_tokens_map.json always does).
+    """
+
+    in_vocab: tuple[tuple[str, ...], tuple[str, ...]]
+    appended: tuple[str, ...]
+    pad_to_embedding: bool
+    config: dict[str, Any]
+    vocab_files: bool
+    list_additional: bool
+
+
+@dataclass(frozen=True)
+class TinyMolmoRelease:
+    """One release, shrunk: the real preset's decoder kind, RoPE base and norm epsilon with `llm`'s sizes."""
+
+    preset: str
+    llm: dict[str, Any]
+    tokenizer: ReleaseTokenizer
+    generation_config: dict[str, Any] = field(default_factory=lambda: {"_from_model_config": True})
+    generation_token_ids: dict[str, str] = field(default_factory=dict)  # generation_config key -> its token
+
+
+_QWEN2_TOKENIZER = ReleaseTokenizer(  # Molmo-7B-D-0924's files, verified; Molmo-72B-0924 is built the same way
+    in_vocab=((), ()),
+    appended=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+    pad_to_embedding=True,
+    config={**PROCESSOR_CONFIG, "add_prefix_space": False, "bos_token": None, "clean_up_tokenization_spaces": False,
+            "eos_token": "<|endoftext|>", "errors": "replace", "model_max_length": 32768,
+            "pad_token": "<|endoftext|>", "split_special_tokens": False, "tokenizer_class": "Qwen2Tokenizer",
+            "unk_token": None},
+    vocab_files=True,
+    list_additional=True,
+)
+_MOLMO_RELEASES: dict[str, TinyMolmoRelease] = {
+    "Molmo-7B-D-0924": TinyMolmoRelease(
+        "Molmo-7B-D",
+        {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2, "intermediate_size": 96},
+        _QWEN2_TOKENIZER),
+    "Molmo-72B-0924": TinyMolmoRelease(
+        "Molmo-72B",
+        {"hidden_size": 64, "num_layers": 3, "num_heads": 8, "num_kv_heads": 1, "intermediate_size": 80},
+        _QWEN2_TOKENIZER),
+    "Molmo-7B-O-0924": TinyMolmoRelease(  # OLMo-7B-1024's dolma2 tokenizer (cl100k with <|pad|>): inferred
+        "Molmo-7B-O",
+        {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 4, "intermediate_size": 96},
+        ReleaseTokenizer(
+            in_vocab=((), ()),
+            appended=("<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|endofprompt|>",
+                      "<|pad|>"),
+            pad_to_embedding=False,
+            config={**PROCESSOR_CONFIG, "add_prefix_space": False, "bos_token": None,
+                    "clean_up_tokenization_spaces": False, "eos_token": "<|endoftext|>", "model_max_length": 8192,
+                    "pad_token": "<|pad|>", "tokenizer_class": "GPT2Tokenizer", "unk_token": None},
+            vocab_files=False,
+            list_additional=True,
+        )),
+    "MolmoE-1B-0924": TinyMolmoRelease(  # OLMoE-1B-7B's GPT-NeoX tokenizer, as a public copy of the release has it
+        "MolmoE-1B",
+        {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 4, "intermediate_size": 32,
+         "num_experts": 8, "num_experts_per_token": 3},
+        ReleaseTokenizer(
+            in_vocab=(("|||IP_ADDRESS|||", "<|padding|>"), ("|||EMAIL_ADDRESS|||", "|||PHONE_NUMBER|||",
+                                                             "<|endoftext|>")),
+            appended=(),
+            pad_to_embedding=False,
+            config={"add_bos_token": False, "add_eos_token": False, "add_prefix_space": False, "bos_token": None,
+                    "clean_up_tokenization_spaces": True, "eos_token": "<|endoftext|>",
+                    "model_max_length": 1000000000000000019884624838656, "pad_token": "<|padding|>",
+                    "tokenizer_class": "GPTNeoXTokenizer", "unk_token": None},
+            vocab_files=False,
+            list_additional=False,
+        ),
+        {"_from_model_config": True, "transformers_version": "4.43.0.dev0"},
+        {"eos_token_id": "<|endoftext|>", "pad_token_id": "<|padding|>"}),
+}
+MOLMO_RELEASES = tuple(_MOLMO_RELEASES)
+
+
+def _molmo_tokenizer(spec: ReleaseTokenizer) -> tuple[Any, int]:
+    """(a `tokenizers.Tokenizer` in the release's id layout, the size of its BPE model's vocabulary)."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    learned = Tokenizer(models.BPE())
+    learned.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    learned.train_from_iterator([_CORPUS] * 4, trainer)
+    first, last = spec.in_vocab
+    tokens = sorted(learned.get_vocab(), key=learned.token_to_id)
+    vocab = {token: index for index, token in enumerate((*first, *tokens, *last))}
+    merges = [tuple(pair) for pair in json.loads(learned.to_str())["model"]["merges"]]
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    tokenizer.normalizer = normalizers.NFC()
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+
+    def add(names: Sequence[str]) -> None:
+        tokenizer.add_special_tokens([AddedToken(name, special=True, normalized=False) for name in names])
+
+    add((*first, *last, *spec.appended))
+    if spec.pad_to_embedding:
+        add([f"|<EXTRA_TOKENS_{i}>|" for i in range(_MOLMO_EMBEDDING_ROWS - tokenizer.get_vocab_size())])
+    add(MOLMO_IMAGE_TOKENS)
+    return tokenizer, len(vocab)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _save_molmo_tokenizer(spec: ReleaseTokenizer, folder: Path) -> dict[str, int]:
+    """Write the release's tokenizer files to `folder`; the ids of all its added tokens."""
+    tokenizer, base = _molmo_tokenizer(spec)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    if spec.vocab_files:
+        tokenizer.model.save(str(folder))  # vocab.json, merges.txt
+    added = {token.content: index for index, token in sorted(tokenizer.get_added_tokens_decoder().items())}
+    molmo_added = [token for token in added if token.startswith("|<EXTRA_TOKENS_") or token in MOLMO_IMAGE_TOKENS]
+    config = {**spec.config, "added_tokens_decoder": {
+        str(index): {"content": token, **_SPECIAL, "special": True} for token, index in added.items()}}
+    if spec.list_additional:
+        config["additional_special_tokens"] = molmo_added
+    _write_json(folder / "tokenizer_config.json", dict(sorted(config.items())))
+    roles = {role: {"content": spec.config[role], **_SPECIAL} for role in ("eos_token", "pad_token")}
+    _write_json(folder / "special_tokens_map.json", {"additional_special_tokens": molmo_added, **roles})
+    _write_json(folder / "added_tokens.json", {token: index for token, index in added.items() if index >= base})
+    return added
+
+
+def save_tiny_molmo_release(release: str, folder: str | Path, seed: int = 0, max_shard_bytes: int = 250_000) -> Path:
+    """Write the tiny `release` (a name in `MOLMO_RELEASES`) in that release's Hugging Face layout, for `molmo:folder`.
+
+    The real preset's decoder kind, RoPE base and norm epsilon with tiny sizes and the tiny ViT; every tensor random
+    (norm weights and padding embeddings too, so a tensor read under a wrong name changes the output), in bfloat16
+    shards of at most `max_shard_bytes` with `model.safetensors.index.json`; the release's config files and tokenizer
+    files with its special tokens at its ids.
+    """
+    import torch
+
+    from molmo.checkpoint import random_init, save_hf_layout
+    from molmo.config import TINY_VIT, MolmoConfig, get_preset
+
+    spec = _MOLMO_RELEASES[release]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    added = _save_molmo_tokenizer(spec.tokenizer, folder)
+    llm = replace(get_preset(spec.preset).llm, vocab_size=_MOLMO_EMBEDDING_ROWS, **spec.llm)
+    model = random_init(MolmoConfig.connect(TINY_VIT, llm), seed)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.02 * torch.randn(parameter.shape, generator=generator))
+    save_hf_layout(model, folder, max_shard_bytes, dtype=torch.bfloat16, vocab_size=added[MOLMO_IMAGE_TOKENS[0]])
+    generation = {**spec.generation_config, **{key: added[token] for key, token in spec.generation_token_ids.items()}}
+    _write_json(folder / "generation_config.json", generation)
+    return folder

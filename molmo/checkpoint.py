@@ -1,21 +1,27 @@
-"""Save and load Molmo weights: the in-repo layout, and the release's Hugging Face layout by an explicit name map.
+"""Save and load Molmo weights: the in-repo layout, and the releases' Hugging Face layout by an explicit name map.
 
 In-repo layout: `config.json` (`MolmoConfig.to_dict()` plus a format tag) and `model.safetensors` holding
 `MolmoForCausalLM.state_dict()` as is.
 
-Release layout (the allenai/Molmo-*-0924 repositories): `config.json` with the release's LLM fields, and
-`model.safetensors` or shards `model-0000X-of-0000Y.safetensors` with `model.safetensors.index.json`, named
-after the release's `modeling_molmo.py` (reference/molmo.md §8):
+Release layout (the allenai/Molmo-7B-D-0924, -7B-O-0924, -72B-0924 and MolmoE-1B-0924 repositories, described in
+docs/checkpoints.md): `config.json` (`molmo.release_config`), `preprocessor_config.json`, the tokenizer's files, and
+`model.safetensors` or shards `model-0000X-of-0000Y.safetensors` with `model.safetensors.index.json`, named after
+the modules of the release's remote code, `modeling_molmo.py` (7B-D, 7B-O, 72B) or `modeling_molmoe.py` (MolmoE):
 
     model.vision_backbone.image_vit.*            the ViT (23 blocks; we build 22: block 22, 0-based, is never read)
     model.vision_backbone.{pad_embed, image_pooling_2d.*, image_projector.*}   the connector
-    model.transformer.{wte.embedding, wte.new_embedding, blocks.N.*, ln_f, ff_out}   the LLM
+    model.transformer.{wte.embedding, wte.new_embedding, ln_f}                  the LLM's embedding and final norm
+    model.transformer.blocks.N.{att_proj, attn_out, attn_norm, q_norm, k_norm, ff_norm, ff_proj, ff_out}
+    model.transformer.ff_out                                                   the LM head      (modeling_molmo.py)
+    model.transformer.blocks.N.attn.{att_proj, attn_out, attn_norm, q_norm, k_norm}
+    model.transformer.blocks.N.mlp.{ff_norm, gate, experts.E.{gate,up,down}_proj}
+    lm_head                                                                    the LM head      (modeling_molmoe.py)
 
 `release_tensor_maps` lists every tensor pair. Where one side fuses what the other keeps apart, the map
 converts explicitly: the fused `att_proj` (q | k | v rows), the fused `ff_proj` (up | gate rows, as the
 release's SwiGLU reads `x, gate = ff_proj(x).chunk(2)`), the split embedding (base rows + 128 image-token
-rows), and OLMoE's experts (megablocks' flat (E * f, d) `w1` / `v1` / `w2` against transformers'
-(E, 2f, d) gate | up and (E, d, f) down).
+rows), and OLMoE's experts (one module per expert in the release against transformers' stacked (E, 2f, d)
+gate | up and (E, d, f) down).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from molmo.config import PRESETS, TINY_PRESETS, ConnectorConfig, LLMConfig, MolmoConfig, VisionConfig
+from molmo.config import PRESETS, TINY_PRESETS, LLMConfig, MolmoConfig
 
 if TYPE_CHECKING:
     import torch
@@ -168,24 +174,24 @@ def _split_rows(ours: str, release: tuple[str, ...], rows: tuple[int, ...]) -> T
 
 
 def _experts(ours: str, release: str, llm: LLMConfig) -> TensorMap:
-    """OLMoE experts, ours `experts.gate_up_proj` (E, 2f, d) and `experts.down_proj` (E, d, f), against the
-    release's (megablocks) `experts.mlp.w1` (gate), `v1` (up), `w2` (down, transposed), each (E * f, d)."""
+    """OLMoE's experts: ours stacked, `experts.gate_up_proj` (E, 2f, d) and `experts.down_proj` (E, d, f), the
+    release's one module per expert, `experts.E.{gate,up,down}_proj.weight` ((f, d), (f, d), (d, f)), as
+    modeling_molmoe.py's MolmoeSparseMoeBlock holds its MolmoeMLPs."""
     import torch
 
-    experts, width, hidden = llm.num_experts, llm.intermediate_size, llm.hidden_size
+    width = llm.intermediate_size
 
     def to_release(tensors: Tensors) -> Tensors:
         gate_up, down = tensors
-        gate, up = gate_up.split(width, dim=1)  # (E, f, d) each
-        return [gate.reshape(experts * width, hidden), up.reshape(experts * width, hidden),
-                down.transpose(1, 2).reshape(experts * width, hidden)]
+        return [t for e in range(llm.num_experts) for t in (*gate_up[e].split(width), down[e])]
 
     def to_ours(tensors: Tensors) -> Tensors:
-        gate, up, down = (t.reshape(experts, width, hidden) for t in tensors)
-        return [torch.cat([gate, up], dim=1), down.transpose(1, 2).contiguous()]
+        gates, ups, downs = tensors[0::3], tensors[1::3], tensors[2::3]
+        return [torch.stack([torch.cat(pair) for pair in zip(gates, ups, strict=True)]), torch.stack(downs)]
 
-    return TensorMap((f"{ours}experts.gate_up_proj", f"{ours}experts.down_proj"),
-                     tuple(f"{release}experts.mlp.{w}" for w in ("w1", "v1", "w2")), to_release, to_ours)
+    names = tuple(f"{release}experts.{e}.{part}_proj.weight"
+                  for e in range(llm.num_experts) for part in ("gate", "up", "down"))
+    return TensorMap((f"{ours}experts.gate_up_proj", f"{ours}experts.down_proj"), names, to_release, to_ours)
 
 
 _VIT = "model.vision_backbone.image_vit."
@@ -219,11 +225,16 @@ def release_tensor_maps(config: MolmoConfig) -> list[TensorMap]:
              for ours, release in (("gate_proj", "w1"), ("up_proj", "w3"), ("down_proj", "w2"))]
 
     lm, tr = "language_model.model.", "model.transformer."
+    moe = llm.kind == "olmoe"
+    # modeling_molmoe.py nests a block's attention under `attn` (MolmoAttention) and its MLP under `mlp`
+    # (MolmoeSparseMoeBlock), and keeps the LM head beside the model (`MolmoForCausalLM.lm_head`);
+    # modeling_molmo.py's MolmoSequentialBlock holds all in the block, its head is `transformer.ff_out`.
+    attn, mlp = ("attn.", "mlp.") if moe else ("", "")
     maps += [
         _split_rows(f"{lm}embed_tokens.weight", (f"{tr}wte.embedding", f"{tr}wte.new_embedding"),
                     (llm.vocab_size, llm.additional_vocab_size)),
         _rename(f"{lm}norm.weight", f"{tr}ln_f.weight"),
-        _rename("language_model.lm_head.weight", f"{tr}ff_out.weight"),
+        _rename("language_model.lm_head.weight", "lm_head.weight" if moe else f"{tr}ff_out.weight"),
     ]
     kv_width = llm.num_kv_heads * llm.head_dim
     qkv_rows = (llm.hidden_size, kv_width, kv_width)
@@ -231,19 +242,19 @@ def release_tensor_maps(config: MolmoConfig) -> list[TensorMap]:
     for i in range(llm.num_layers):
         ours, block = f"{lm}layers.{i}.", f"{tr}blocks.{i}."
         qkv = tuple(f"{ours}self_attn.{x}_proj" for x in "qkv")
-        maps.append(_stacked_rows(tuple(f"{name}.weight" for name in qkv), f"{block}att_proj.weight", qkv_rows))
+        maps.append(_stacked_rows(tuple(f"{name}.weight" for name in qkv), f"{block}{attn}att_proj.weight", qkv_rows))
         if llm.kind == "qwen2":
             maps.append(_stacked_rows(tuple(f"{name}.bias" for name in qkv), f"{block}att_proj.bias", qkv_rows))
         else:
-            maps += [_rename(f"{ours}self_attn.{x}_norm.weight", f"{block}{x}_norm.weight") for x in "qk"]
+            maps += [_rename(f"{ours}self_attn.{x}_norm.weight", f"{block}{attn}{x}_norm.weight") for x in "qk"]
         maps += [
-            _rename(f"{ours}self_attn.o_proj.weight", f"{block}attn_out.weight"),
-            _rename(f"{ours}{attn_norm}.weight", f"{block}attn_norm.weight"),
-            _rename(f"{ours}{ff_norm}.weight", f"{block}ff_norm.weight"),
+            _rename(f"{ours}self_attn.o_proj.weight", f"{block}{attn}attn_out.weight"),
+            _rename(f"{ours}{attn_norm}.weight", f"{block}{attn}attn_norm.weight"),
+            _rename(f"{ours}{ff_norm}.weight", f"{block}{mlp}ff_norm.weight"),
         ]
-        if llm.kind == "olmoe":
-            maps += [_rename(f"{ours}mlp.gate.weight", f"{block}ffn.router.layer.weight"),
-                     _experts(f"{ours}mlp.", f"{block}ffn.", llm)]
+        if moe:
+            maps += [_rename(f"{ours}mlp.gate.weight", f"{block}mlp.gate.weight"),
+                     _experts(f"{ours}mlp.", f"{block}mlp.", llm)]
         else:
             maps += [_stacked_rows((f"{ours}mlp.up_proj.weight", f"{ours}mlp.gate_proj.weight"),
                                    f"{block}ff_proj.weight", (llm.intermediate_size, llm.intermediate_size)),
@@ -262,134 +273,46 @@ def _is_unused_vit_tensor(name: str, config: MolmoConfig) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Release layout: config.json.
-
-
-def config_from_release(data: dict[str, Any]) -> MolmoConfig:
-    """A release `config.json` -> MolmoConfig. The release keeps the ViT's settings in code, not in the file:
-    absent `image_*` keys mean OpenAI CLIP ViT-L/14-336 as the release builds it."""
-    experts = data.get("moe_num_experts") or 0
-    kind = "olmoe" if experts else "olmo2" if data.get("norm_after") else "qwen2"
-    flags = (bool(data.get("qkv_bias")), bool(data.get("attention_layer_norm")), bool(data.get("norm_after")))
-    wanted = {"qwen2": (True, False, False), "olmo2": (False, True, True), "olmoe": (False, True, False)}[kind]
-    unsupported = {
-        "qkv_bias / attention_layer_norm / norm_after": flags != wanted,
-        "weight_tying": bool(data.get("weight_tying") or data.get("tie_word_embeddings")),
-        "clip_qkv": data.get("clip_qkv") is not None,
-        "layer_norm_type": data.get("layer_norm_type", "rms") != "rms",
-    }
-    if any(unsupported.values()):
-        bad = ", ".join(key for key, value in unsupported.items() if value)
-        raise ValueError(f"release config not supported ({bad}): the released Molmo models are Qwen2 "
-                         "(qkv bias), OLMo-7B-1024 (QK-norm, norm after) or OLMoE (QK-norm, experts) decoders")
-    try:
-        heads = data["num_attention_heads"]
-        llm = LLMConfig(
-            kind=kind,
-            hidden_size=data["hidden_size"],
-            num_layers=data["num_hidden_layers"],
-            num_heads=heads,
-            num_kv_heads=data.get("num_key_value_heads") or heads,
-            intermediate_size=data["intermediate_size"] // 2,  # the release stores the fused (up | gate) width
-            vocab_size=data.get("embedding_size") or data["vocab_size"],
-            additional_vocab_size=data.get("additional_vocab_size", 128),
-            rope_theta=float(data["rope_theta"]),
-            rms_norm_eps=float(data["layer_norm_eps"]),
-            max_position_embeddings=data.get("max_position_embeddings", 4096),
-            num_experts=experts,
-            num_experts_per_token=data.get("moe_top_k") or 0,
-        )
-    except KeyError as error:
-        raise ValueError(f"release config lacks {error}") from None
-    clip = VisionConfig()
-    crop_size = data.get("image_default_input_size", [clip.crop_size])[0]
-    vision = VisionConfig(
-        crop_size=crop_size,
-        patch_size=data.get("image_patch_size", clip.patch_size),
-        hidden_size=data.get("image_emb_dim", clip.hidden_size),
-        num_heads=data.get("image_num_heads", clip.num_heads),
-        intermediate_size=data.get("image_mlp_dim", clip.intermediate_size),
-        num_layers=data.get("image_num_layers", clip.num_layers),
-        feature_layers=tuple(data.get("vit_layers", clip.feature_layers)),
-        layer_norm_eps=data.get("image_norm_eps", clip.layer_norm_eps),
-    )
-    # The release pools at the ViT's width and heads and projects through half the fused MLP width.
-    connector = ConnectorConfig(num_heads=vision.num_heads, hidden_size=vision.hidden_size,
-                                projector_hidden_size=llm.intermediate_size)
-    return MolmoConfig(vision, connector, llm)
-
-
-def release_config(config: MolmoConfig) -> dict[str, Any]:
-    """MolmoConfig -> a release `config.json` (plus the ViT's `image_*` settings, which the release hard-codes)."""
-    llm, vision = config.llm, config.vision
-    data: dict[str, Any] = {
-        "architectures": ["MolmoForCausalLM"],
-        "model_type": "molmo",
-        "hidden_size": llm.hidden_size,
-        "num_hidden_layers": llm.num_layers,
-        "num_attention_heads": llm.num_heads,
-        "num_key_value_heads": llm.num_kv_heads,
-        "intermediate_size": 2 * llm.intermediate_size,
-        "vocab_size": llm.vocab_size,
-        "embedding_size": llm.vocab_size,
-        "additional_vocab_size": llm.additional_vocab_size,
-        "max_position_embeddings": llm.max_position_embeddings,
-        "rope_theta": llm.rope_theta,
-        "layer_norm_eps": llm.rms_norm_eps,
-        "layer_norm_type": "rms",
-        "qkv_bias": llm.kind == "qwen2",
-        "attention_layer_norm": llm.kind != "qwen2",
-        "norm_after": llm.kind == "olmo2",
-        "clip_qkv": None,
-        "weight_tying": False,
-        "tie_word_embeddings": False,
-        "use_position_ids": True,
-        "image_default_input_size": [vision.crop_size, vision.crop_size],
-        "image_patch_size": vision.patch_size,
-        "image_emb_dim": vision.hidden_size,
-        "image_num_heads": vision.num_heads,
-        "image_num_layers": vision.num_layers,
-        "image_mlp_dim": vision.intermediate_size,
-        "image_norm_eps": vision.layer_norm_eps,
-        "vit_layers": list(vision.feature_layers),
-    }
-    if llm.kind == "olmoe":
-        data.update(moe_num_experts=llm.num_experts, moe_top_k=llm.num_experts_per_token)
-    if config_from_release(data) != config:
-        raise ValueError("this config has no release layout: the release pools at the ViT's width and heads, with "
-                         "2 x 2 windows, and projects through the LLM's MLP width")
-    return data
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Release layout: files.
 
 
 def save_hf_layout(model: MolmoForCausalLM, folder: str | Path, max_shard_bytes: int | None = None,
-                   tokenizer: Any = None) -> Path:
-    """Write `model` as the release lays its checkpoints out (names, fused tensors, config.json).
+                   tokenizer: Any = None, dtype: torch.dtype | None = None, vocab_size: int | None = None) -> Path:
+    """Write `model` as the releases lay their checkpoints out: tensor names, fused tensors, `config.json` (the
+    release schema of its decoder, `molmo.release_config`), `preprocessor_config.json`, `processor_config.json`.
 
     With `max_shard_bytes`, weights go to `model-0000X-of-0000Y.safetensors` shards with
-    `model.safetensors.index.json`. The ViT blocks the release holds but never reads are written as zeros.
+    `model.safetensors.index.json`; `dtype` converts them (default: as they are). The ViT blocks the release holds
+    but never reads are written as zeros. `vocab_size` (the config's) defaults to the id of the tokenizer's
+    `<im_start>`, else to the embedding's base rows.
     """
     import torch
     from safetensors.torch import save_file
 
+    from molmo.image_tokens import IM_START
+    from molmo.release_config import PROCESSOR_CONFIG, preprocessor_config, release_config
+
     config = model.config
-    data = release_config(config)
+    if vocab_size is None and tokenizer is not None:
+        vocab_size = tokenizer.convert_tokens_to_ids(IM_START)
+    data = release_config(config, vocab_size)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = model.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     for entry in release_tensor_maps(config):
         converted = entry.to_release([state[name].detach() for name in entry.ours])
-        tensors.update((name, t.contiguous()) for name, t in zip(entry.release, converted, strict=True))
+        tensors.update((name, t.to(dtype or t.dtype).contiguous())
+                       for name, t in zip(entry.release, converted, strict=True))
     first_block = f"{_VIT}transformer.resblocks.0."
     for block in _unused_vit_blocks(config):
         for name in [n for n in tensors if n.startswith(first_block)]:
             unused = name.replace(first_block, f"{_VIT}transformer.resblocks.{block}.")
             tensors[unused] = torch.zeros_like(tensors[name])
-    (folder / "config.json").write_text(json.dumps(data, indent=2) + "\n")
+    files = {"config.json": data, "preprocessor_config.json": preprocessor_config(config.image_config()),
+             "processor_config.json": PROCESSOR_CONFIG}
+    for name, content in files.items():
+        (folder / name).write_text(json.dumps(content, indent=2) + "\n")
 
     if max_shard_bytes is None:
         save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
@@ -409,7 +332,7 @@ def save_hf_layout(model: MolmoForCausalLM, folder: str | Path, max_shard_bytes:
             save_file(shard, folder / file, metadata={"format": "pt"})
             weight_map.update(dict.fromkeys(shard, file))
         total = sum(t.numel() * t.element_size() for t in tensors.values())
-        index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+        index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
         (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)
@@ -433,15 +356,24 @@ def _release_files(folder: Path) -> dict[str, Path]:
 
 def load_hf_layout(folder: str | Path, dtype: torch.dtype | None = None,
                    device: str | torch.device = "cpu") -> MolmoForCausalLM:
-    """A checkpoint in the release's layout -> the in-repo model, through `release_tensor_maps`.
+    """A checkpoint in a release's layout -> the in-repo model, through `release_tensor_maps`.
 
-    ValueError naming the first tensor whose shape does not fit the config (expected and found shapes),
-    else the missing tensors, else the unexpected ones. The never-read ViT blocks are skipped.
+    ValueError naming the config key a release's code would compute differently, the first tensor whose shape does
+    not fit the config (expected and found shapes), else the missing tensors, else the unexpected ones. The
+    never-read ViT blocks are skipped. Tensors are converted to `dtype` (default: as stored).
     """
     from safetensors import safe_open
 
+    from molmo.release_config import check_preprocessor, config_from_release
+
     folder = Path(folder)
-    config = config_from_release(json.loads((folder / "config.json").read_text()))
+    try:
+        config = config_from_release(json.loads((folder / "config.json").read_text()))
+    except ValueError as error:
+        raise ValueError(f"{folder / 'config.json'}: {error}") from None
+    preprocessor = folder / "preprocessor_config.json"
+    if preprocessor.exists():
+        check_preprocessor(json.loads(preprocessor.read_text()), config.image_config(), str(preprocessor))
     files = _release_files(folder)
     found: dict[str, tuple[int, ...]] = {}
     for file in sorted(set(files.values())):
@@ -480,7 +412,9 @@ def load_tokenizer(folder: str | Path) -> Any:
         return None
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(folder)
+    # The releases' config.json names remote code (`auto_map`), which AutoTokenizer would offer to run to read the
+    # model type, prompting on a terminal; the tokenizer itself is a plain one (tokenizer.json).
+    return AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
 
 
 def from_pretrained(name_or_path: str | Path, dtype: torch.dtype | None = None, device: str | torch.device = "cpu",

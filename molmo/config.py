@@ -1,8 +1,9 @@
 """Molmo model configuration: the ViT, the connector, the LLM, and presets for the released models.
 
-Every dimension of the four 0924 checkpoints is written out here (reference/molmo.md §1.3-1.6), so a preset
-names a model exactly; tiny presets keep the real image geometry (336 px crops of 14 px patches, 2 x 2
-pooling, so token counts match the release) and shrink only widths and depths, for tests and CPU demos.
+Every dimension of the four 0924 checkpoints is written out here (sources in docs/checkpoints.md: the releases'
+`config.json` and remote code, allenai/molmo `launch_scripts/utils.py`), so a preset names a model exactly; tiny
+presets keep the real image geometry (336 px crops of 14 px patches, 2 x 2 pooling, so token counts match the
+release) and shrink only widths and depths, for tests and CPU demos.
 
 Pure dataclasses: importing this module loads neither torch nor transformers.
 """
@@ -147,6 +148,14 @@ class MolmoConfig:
         """Pooled tokens per crop: 12 * 12 = 144."""
         return (self.vision.grid // self.connector.pool_size) ** 2
 
+    @classmethod
+    def connect(cls, vision: VisionConfig, llm: LLMConfig) -> MolmoConfig:
+        """The release's connector between `vision` and `llm`: 2 x 2 pooling at the ViT's width and heads, and a
+        projector as wide as the LLM's MLP (`OLMoVisionBackbone` and `MLP` in the release's `modeling_molmo.py`)."""
+        connector = ConnectorConfig(num_heads=vision.num_heads, hidden_size=vision.hidden_size,
+                                    projector_hidden_size=llm.intermediate_size)
+        return cls(vision, connector, llm)
+
     def image_config(self, max_crops: int = 12) -> MolmoImageConfig:
         """The pre-processor geometry this model reads (12 crops to train, 36 to evaluate)."""
         return MolmoImageConfig(
@@ -174,16 +183,6 @@ class MolmoConfig:
 CLIP_VIT_L_336 = VisionConfig()  # openai/clip-vit-large-patch14-336, first 23 blocks
 
 
-def _connector(llm: LLMConfig, vision: VisionConfig = CLIP_VIT_L_336) -> ConnectorConfig:
-    """The release's connector: pooling at the ViT width and heads, projector at the LLM's MLP width."""
-    return ConnectorConfig(num_heads=vision.num_heads, hidden_size=vision.hidden_size,
-                           projector_hidden_size=llm.intermediate_size)
-
-
-def _released(llm: LLMConfig) -> MolmoConfig:
-    return MolmoConfig(CLIP_VIT_L_336, _connector(llm), llm)
-
-
 _QWEN2_7B = LLMConfig(kind="qwen2", hidden_size=3584, num_layers=28, num_heads=28, num_kv_heads=4,
                       intermediate_size=18944, vocab_size=152064, rope_theta=1e6, rms_norm_eps=1e-6)
 _QWEN2_72B = LLMConfig(kind="qwen2", hidden_size=8192, num_layers=80, num_heads=64, num_kv_heads=8,
@@ -191,17 +190,18 @@ _QWEN2_72B = LLMConfig(kind="qwen2", hidden_size=8192, num_layers=80, num_heads=
 # OLMo-7B-1024-preview: tokenizer vocabulary 100278, embedding padded to 100352.
 _OLMO_7B_1024 = LLMConfig(kind="olmo2", hidden_size=4096, num_layers=32, num_heads=32, num_kv_heads=32,
                           intermediate_size=11008, vocab_size=100352, rope_theta=5e5, rms_norm_eps=1e-6)
-# OLMoE-1B-7B-0924: tokenizer vocabulary 50280, embedding padded to 50304; experts of width 1024.
+# OLMoE-1B-7B-0924: tokenizer vocabulary 50280, embedding padded to 50304; experts of width 1024; as many key/value
+# heads as query heads (MolmoE's remote code sizes its k_norm to d_model).
 _OLMOE_1B_7B = LLMConfig(kind="olmoe", hidden_size=2048, num_layers=16, num_heads=16, num_kv_heads=16,
                          intermediate_size=1024, vocab_size=50304, rope_theta=1e4, rms_norm_eps=1e-5,
-                         num_experts=64, num_experts_per_token=8)
+                         max_position_embeddings=32768, num_experts=64, num_experts_per_token=8)
 # Qwen2-0.5B-sized decoder: with the full ViT, ~0.9B parameters, for throughput benchmarks.
 _QWEN2_SMALL = LLMConfig(kind="qwen2", hidden_size=896, num_layers=24, num_heads=14, num_kv_heads=2,
                          intermediate_size=4864, vocab_size=151936, rope_theta=1e6, rms_norm_eps=1e-6)
 
 # Tiny: the real 336/14 crop geometry, a 3-block ViT of width 32. Feature layers (-2, -3) mirror the release's
 # (-2, -9) over a checkpoint that keeps one block nobody reads, so the "unused trailing block" path is exercised.
-_TINY_VIT = VisionConfig(hidden_size=32, num_heads=2, intermediate_size=64, num_layers=3, feature_layers=(-2, -3))
+TINY_VIT = VisionConfig(hidden_size=32, num_heads=2, intermediate_size=64, num_layers=3, feature_layers=(-2, -3))
 TINY_VOCAB = 512  # the tiny tokenizer's base vocabulary (see molmo.processing.tiny_tokenizer)
 
 
@@ -211,19 +211,17 @@ def _tiny_llm(kind: LLMKind, **overrides: Any) -> LLMConfig:
                      max_position_embeddings=8192, **{**dims, **overrides})
 
 
-def _tiny(llm: LLMConfig) -> MolmoConfig:
-    return MolmoConfig(_TINY_VIT, _connector(llm, _TINY_VIT), llm)
-
-
 PRESETS: dict[str, MolmoConfig] = {
-    "Molmo-7B-D": _released(_QWEN2_7B),
-    "Molmo-7B-O": _released(_OLMO_7B_1024),
-    "MolmoE-1B": _released(_OLMOE_1B_7B),
-    "Molmo-72B": _released(_QWEN2_72B),
-    "small": _released(_QWEN2_SMALL),
-    "tiny": _tiny(_tiny_llm("qwen2")),
-    "tiny-olmo2": _tiny(_tiny_llm("olmo2")),
-    "tiny-olmoe": _tiny(_tiny_llm("olmoe", intermediate_size=32, num_experts=4, num_experts_per_token=2)),
+    "Molmo-7B-D": MolmoConfig.connect(CLIP_VIT_L_336, _QWEN2_7B),
+    "Molmo-7B-O": MolmoConfig.connect(CLIP_VIT_L_336, _OLMO_7B_1024),
+    "MolmoE-1B": MolmoConfig.connect(CLIP_VIT_L_336, _OLMOE_1B_7B),
+    "Molmo-72B": MolmoConfig.connect(CLIP_VIT_L_336, _QWEN2_72B),
+    "small": MolmoConfig.connect(CLIP_VIT_L_336, _QWEN2_SMALL),
+    "tiny": MolmoConfig.connect(TINY_VIT, _tiny_llm("qwen2")),
+    "tiny-olmo2": MolmoConfig.connect(TINY_VIT, _tiny_llm("olmo2")),
+    # All heads keep their keys and values, as OLMoE-1B-7B does, so the MolmoE release layout can hold it.
+    "tiny-olmoe": MolmoConfig.connect(TINY_VIT, _tiny_llm("olmoe", num_kv_heads=4, intermediate_size=32,
+                                                           num_experts=4, num_experts_per_token=2)),
 }
 TINY_PRESETS = frozenset(name for name in PRESETS if name.startswith("tiny"))
 

@@ -7,10 +7,12 @@
     token embeddings (B, T, d_model), and each pooled feature added at the `<im_patch>` position
         that `image_input_idx` names --decoder (Qwen2 / OLMo-2 / OLMoE from transformers)--> logits (B, T, V)
 
-The ViT and the connector are written here (the Molmo paper, arXiv:2409.17146, its Architecture section; the
-release's `modeling_molmo.py` in allenai/Molmo-7B-D-0924); the decoder is transformers' own model class built from
-its config class, so its attention, RoPE and KV cache are the library's. The three parts are the submodules
-`vision_encoder`, `connector`, `language_model`; `loss_sums` (at the end) is the training objective.
+The ViT and the connector are written here (the Molmo paper, arXiv:2409.17146, its Architecture section), after
+allenai/molmo `olmo/image_vit.py` and `olmo/model.py` (`MolmoVisionBackbone`) and the releases' `modeling_molmo.py`;
+the decoder is transformers' own model class built from its config class, so its attention, RoPE and KV cache are the
+library's; docs/checkpoints.md says where that decoder computes exactly what each release's remote code computes. The
+three parts are the submodules `vision_encoder`, `connector`, `language_model`; `loss_sums` (at the end) is the
+training objective.
 """
 
 from __future__ import annotations

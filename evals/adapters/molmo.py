@@ -1,8 +1,9 @@
 """The in-repo Molmo: `--model molmo:PATH_OR_PRESET`, greedy, the release's prompt format and crops per request.
 
-PATH is a folder in the in-repo layout or the release's (allenai/Molmo-*-0924, or one written by
-`molmo.checkpoint.save_hf_layout`), or a hub id; a tiny preset name (`molmo:tiny`) gives random weights
-from a fixed seed and the tiny tokenizer, for tests and demos.
+PATH is a folder in the in-repo layout or in a release's Hugging Face layout (allenai/Molmo-7B-D-0924, -7B-O-0924,
+-72B-0924, MolmoE-1B-0924, or one written by `molmo.checkpoint.save_hf_layout`; docs/checkpoints.md), or one of
+those hub ids; a tiny preset name (`molmo:tiny`) gives random weights from a fixed seed and the tiny tokenizer, for
+tests and demos. The release's remote code is never run: the weights load into the in-repo model by name.
 """
 
 from __future__ import annotations

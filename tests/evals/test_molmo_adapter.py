@@ -81,3 +81,18 @@ def test_eval_run_cli(tmp_path, capsys):
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 4 and all(s["error"] in (None, "empty output") for s in samples)
     assert all(s["model_prompt"].startswith(" User: vqa2: ") for s in samples)
+
+
+def test_release_setting_the_model_cannot_compute_exits_2_naming_it(tmp_path, capsys):
+    from evals.tiny_models import save_tiny_molmo_release
+
+    folder = save_tiny_molmo_release("MolmoE-1B-0924", tmp_path / "model")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "norm_after": True}))
+    write_fixture("vqav2", tmp_path / "data", n=1)
+    assert main(["eval", "run", "--model", f"molmo:{folder}", "--tasks", "vqav2", "--data-dir",
+                 str(tmp_path / "data"), "--out", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err
+    assert error == (f"molmo-arena: error: {folder / 'config.json'}: norm_after=True is not supported: "
+                     "MolmoE-1B-0924 has False\n")
+    assert not (tmp_path / "run" / "samples.jsonl").exists()
