@@ -229,7 +229,8 @@ def _add_compare_parser(commands: argparse._SubParsersAction) -> None:
         "each run's per-task scores.",
     )
     compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders (or their run.json)")
-    compare.add_argument("--reference", type=Path, default=_ROOT / "results/reference/molmo_paper_table1.csv")
+    compare.add_argument("--reference", type=Path,
+                         help="a table in the layout of results/reference/molmo_paper_table1.csv (default: that one)")
     compare.add_argument("--models", help="comma-separated reference models to show (default: all)")
     compare.set_defaults(func=run_compare)
 
@@ -251,9 +252,6 @@ def _add_lmms_eval_parser(commands: argparse._SubParsersAction) -> None:
     bridge.add_argument("--limit", type=int, help="only the first N documents of each task")
     bridge.add_argument("--out", type=Path, required=True, help="run folder")
     bridge.set_defaults(func=run_lmms_eval_command)
-
-
-_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _task_data(args: argparse.Namespace, tasks: list[str]) -> dict[str, str]:
@@ -304,7 +302,7 @@ def run_run(args: argparse.Namespace) -> int:
     prompt_set = args.prompt_set or adapter.prompt_family
     config = RunConfig(tasks=tuple(tasks), prompt_set=prompt_set, limit=args.limit, batch_size=args.batch_size,
                        seed=args.seed, data=data, submission=args.submission)
-    out = args.out or _ROOT / "results/runs" / f"{_slug(args.model)}-{prompt_set}"
+    out = args.out or Path("results/runs") / f"{_slug(args.model)}-{prompt_set}"
     progress = lambda batches, task, total: tqdm(batches, desc=task, total=total, unit="batch",  # noqa: E731
                                                  disable=shard.rank != 0)
     record = EvaluationRun(adapter, config, out, shard, progress).run()
@@ -367,8 +365,10 @@ def run_compare(args: argparse.Namespace) -> int:
     """Print the paper's Table 1 rows beside each run's per-task scores."""
     import csv
 
+    from evals.registry import REFERENCE_DIR
     from evals.tasks import TASKS
 
+    args.reference = args.reference or REFERENCE_DIR / "molmo_paper_table1.csv"
     with open(args.reference, encoding="utf-8") as handle:
         reference = list(csv.DictReader(handle))
     missing = [t for t in TASKS if reference and t not in reference[0]]

@@ -14,6 +14,7 @@ Placeholders: {question}, {question_first_line}, {question_core} (after the last
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import math
 import re
 import string
@@ -26,7 +27,8 @@ import yaml
 
 from evals.items import EvalItem
 
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+# The top-level prompts/ folder, installed as the data package `molmo_arena.prompts` (pyproject.toml).
+PROMPTS_DIR = Path(str(importlib.resources.files("molmo_arena.prompts")))
 PLACEHOLDERS = ("question", "question_first_line", "question_core", "options")
 _TEMPLATE_NAME = re.compile(r"multiple_choice(_unlabelled)?|short_answer(_[a-z]+(_\d+)?)?")
 _LETTERS = string.ascii_uppercase
@@ -150,7 +152,7 @@ def load_prompt_file(path: Path) -> PromptFile:
 
 @cache
 def task_prompts(task: str) -> PromptFile:
-    """The prompt file of `task` in the repository's prompts/ folder (read once per process)."""
+    """The prompt file of `task` in prompts/ (read once per process)."""
     path = PROMPTS_DIR / f"{task}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in PROMPTS_DIR.glob("*.yaml"))

@@ -7,6 +7,7 @@ fills an entry's adapter template into a `--model` spec; `label(name)` is the di
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import string
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Any
 
 import yaml
 
-REGISTRY_PATH = Path(__file__).resolve().parents[1] / "results" / "reference" / "models.yaml"
+# The top-level results/reference/ folder, installed as the data package `molmo_arena.reference` (pyproject.toml).
+REFERENCE_DIR = Path(str(importlib.resources.files("molmo_arena.reference")))
+REGISTRY_PATH = REFERENCE_DIR / "models.yaml"
 SCHEMA = "molmo-arena/models/v1"
 GROUPS = ("API only", "Open weights only", "Open weights + data (distilled)", "Molmo (open weights, data, code)")
 TEMPLATE_FIELDS = ("checkpoint", "base_url")

@@ -13,22 +13,23 @@ import os
 import sys
 from collections.abc import Sequence
 
-from arena import cli as arena_cli
-from evals import cli as eval_cli
-from evals import serve_cli
-from leaderboard import cli as leaderboard_cli
-from molmo_arena import demo, train
-
-COMMANDS = (demo, eval_cli, arena_cli, leaderboard_cli, train, serve_cli)
-
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every sub-command. The command modules are imported here, not at the top, so that
+    `import molmo_arena` stays light: every package may import `molmo_arena.prompts` and `molmo_arena.reference`
+    (the shipped data) without importing the others."""
+    from arena import cli as arena_cli
+    from evals import cli as eval_cli
+    from evals import serve_cli
+    from leaderboard import cli as leaderboard_cli
+    from molmo_arena import demo, train
+
     parser = argparse.ArgumentParser(
         prog="molmo-arena",
         description="Open evaluation and human-preference arena for vision-language models.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
+    for command in (demo, eval_cli, arena_cli, leaderboard_cli, train, serve_cli):
         command.add_parser(subparsers)
     return parser
 

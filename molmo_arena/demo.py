@@ -14,14 +14,14 @@ what is computed. Nothing reaches a network; every simulated vote is labelled as
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-TRAIN_CONFIG = ROOT / "molmo/train/configs/tiny_counting.yaml"
+TRAIN_CONFIG = Path(str(importlib.resources.files("molmo.train") / "configs" / "tiny_counting.yaml"))
 ARENA_TASKS = ("countbenchqa", "pixmo_count", "chartqa", "docvqa", "vqav2", "realworldqa")
 ARENA_PROMPTS_PER_TASK = 4
 PANEL_SIZE = 12
