@@ -23,7 +23,7 @@ LOCK_NOTE := \# Written by `make lock`: the exact versions `make test` installs.
 
 .PHONY: demo test lint system-packages lmms-eval-env lock
 
-$(STAMP): pyproject.toml $(LOCK)
+$(STAMP): pyproject.toml setup.py $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
