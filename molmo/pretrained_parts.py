@@ -1,9 +1,9 @@
 """Stage 1's starting point: the ViT from a pre-trained CLIP checkpoint, the decoder from a pre-trained LLM.
 
 Molmo trains no part from scratch but the connector: stage 1 starts from OpenAI's CLIP ViT-L/14-336 and the
-LLM of the preset (Qwen2-7B for Molmo-7B-D; reference/molmo.md §1.3, §1.6). Both are read in their Hugging Face
-layouts (a hub id or a folder) and copied into a `MolmoForCausalLM`; the connector and the image-token rows of
-the input embedding keep their random initialisation. A checkpoint whose shape differs from the preset is
+LLM of the preset (Qwen2-7B for Molmo-7B-D; allenai/molmo `launch_scripts/utils.py`). Both are read in their
+Hugging Face layouts (a hub id or a folder) and copied into a `MolmoForCausalLM`; the connector and the image-token
+rows of the input embedding keep their random initialisation. A checkpoint whose shape differs from the preset is
 refused with the field that differs.
 """
 

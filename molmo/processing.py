@@ -1,6 +1,7 @@
 """Text and images -> Molmo's model inputs, for one example or a left-padded batch.
 
-One example is laid out as the release lays it out (reference/molmo.md §1.5, §2.3, §5):
+One example is laid out as the release lays it out (the release's `preprocessing_molmo.py`; allenai/molmo
+`olmo/data/model_preprocessor.py`):
 
     BOS  <image tokens: global view, then the high-res grid>  " User: {style}: {prompt} Assistant:"
 

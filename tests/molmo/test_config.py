@@ -27,7 +27,7 @@ def test_presets_and_unknown_name_lists_them():
 
 @pytest.mark.parametrize(
     ("name", "kind", "hidden", "layers", "heads", "kv_heads", "mlp", "vocab", "rope", "projector"),
-    [  # reference/molmo.md §1.4 and §1.6; mlp is half the release's fused width (37888, 22016, 59136)
+    [  # allenai/molmo launch_scripts/utils.py; mlp is half the release's fused width (37888, 22016, 59136)
         ("Molmo-7B-D", "qwen2", 3584, 28, 28, 4, 18944, 152064, 1e6, 18944),
         ("Molmo-7B-O", "olmo2", 4096, 32, 32, 32, 11008, 100352, 5e5, 11008),
         ("MolmoE-1B", "olmoe", 2048, 16, 16, 16, 1024, 50304, 1e4, 1024),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -31,8 +32,12 @@ def _run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
 def test_the_wheel_installed_in_a_fresh_environment_runs_every_part(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "MPLBACKEND": "Agg"}
     env.pop("PYTHONPATH", None)
+    source = tmp_path / "source"  # what a clone holds: the tracked files (and no build folders in the checkout)
+    for name in _run(["git", "ls-files"], ROOT, env).splitlines():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--wheel-dir",
-          str(tmp_path / "dist"), str(ROOT)], tmp_path, env)
+          str(tmp_path / "dist"), str(source)], tmp_path, env)
     (wheel,) = (tmp_path / "dist").glob("molmo_arena-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
     assert {"molmo_arena/prompts/ai2d.yaml", "molmo_arena/reference/molmo_paper_table1.csv",
