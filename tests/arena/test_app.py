@@ -132,27 +132,24 @@ def test_the_first_click_counts_not_the_second(study, session):
 
 
 def test_a_stale_tab_never_votes_on_a_battle_it_did_not_show(study, session):
-    """Issue 15 item 1: vote in two tabs, Next in the first, then a vote button of the second."""
+    """Issue 15 item 1: vote in two tabs, Next in the first, then "A is better" in the second."""
     one = _sign_in(_app(), study["alice"])
     two = _second_tab(one)
-    clicks = []  # (battle the clicking tab showed, label)
 
     def click(tab: AppTest, label: str) -> AppTest:
-        clicks.append((_battle_on_screen(tab, session), label))
-        return _click(tab, label)
+        shown, before = _battle_on_screen(tab, session), len(_votes(session))
+        tab = _click(tab, label)
+        stored = _votes(session)[before:]
+        assert all(vote.battle_id == shown.id for vote in stored), (label, shown.id, stored[0].battle_id)
+        return tab
 
     one = click(one, "A is better")
     two = click(two, "A is better")
     one = click(one, "Next battle")
-    if any(b.label.startswith("B is better") for b in two.button):
-        two = click(two, "B is better")
-    one = click(one, "Tie: both good") if any(b.label.startswith("Tie: both good") for b in one.button) else one
-    shown_when_clicked = {shown.id for shown, label in clicks if shown is not None and label != "Next battle"}
+    two = click(two, "A is better")  # the button tab 2 shows now, whatever screen it is on
+    one = click(one, "Tie: both good")
     votes = _votes(session)
-    assert votes and all(v.battle_id in shown_when_clicked for v in votes)
-    assert len({v.battle_id for v in votes}) == len(votes)
-    for vote in votes:  # each vote came from a click on a screen that showed its battle, never earlier than that
-        assert vote.latency >= 0
+    assert len(votes) == len({v.battle_id for v in votes}) >= 2
 
 
 def test_an_admin_signing_in_on_the_admin_page_leaves_the_voter_alone(study, session):
