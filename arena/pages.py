@@ -49,7 +49,8 @@ LIVE_ENV = "MOLMO_ARENA_LIVE"  # "name=spec,name=spec": the models that answer a
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 
 # One screen at 1280x800: the question, the image at most at its own size and half the screen's height, the two
-# answers in boxes that fold (scroll inside) past 45% of the height, and the five buttons under them.
+# answers in boxes that fold (scroll inside) past 45% of the height, and the five buttons under them. On a phone
+# the columns stack: question, image, and the first lines of both answers, with the buttons below.
 STYLE = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 3.5rem; padding-bottom: 2rem; }
 .arena-question p { font-weight: 600; font-size: 1.05rem; margin: 0 0 .25rem 0; }
@@ -60,8 +61,8 @@ STYLE = """<style>
 .arena-answer pre { white-space: pre-wrap; }
 [data-testid="stImage"] img { max-width: 100%; max-height: 50vh; width: auto; height: auto; object-fit: contain; }
 @media (max-width: 640px) {
-  .arena-answer { max-height: 30vh; }
-  [data-testid="stImage"] img { max-height: 35vh; }
+  .arena-answer { max-height: 22vh; }
+  [data-testid="stImage"] img { max-height: 25vh; }
 }
 </style>"""
 # Streamlit keeps the scroll position across reruns; a new battle starts at the top of the page.
@@ -188,9 +189,9 @@ def vote_page() -> None:
 
     st.html(STYLE)
     votes = store.votes_cast()
-    caption, out = st.columns([5, 1], vertical_alignment="center")
-    caption.caption(f"Signed in as **{annotator.name}** · {votes} vote{'' if votes == 1 else 's'} so far")
-    if out.button("Sign out", key="sign-out", type="tertiary"):
+    line = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center")
+    line.caption(f"Signed in as **{annotator.name}** · {votes} vote{'' if votes == 1 else 's'} so far")
+    if line.button("Sign out", key="sign-out", type="tertiary"):
         _sign_out(factory, VOTER)
         st.rerun()
     if state.notice:

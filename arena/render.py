@@ -4,10 +4,11 @@ One path for every text the arena shows, in three steps:
 
 1. markdown-it-py parses the text as CommonMark with tables and strikethrough, raw HTML off (an HTML tag in an
    answer is text, shown as typed), bare URLs not turned into links;
-2. on the parsed tree, every link keeps only its text and every image becomes the text "[image: ALT]", so
-   inline links, reference links (wherever defined), autolinks and e-mail links all lose their target;
-3. nh3 (the ammonia sanitizer) cleans the rendered HTML against an allow-list of formatting tags with no URL
-   attribute at all, so nothing that slipped through steps 1-2 could fetch or run anything.
+2. on the parsed tree, every image becomes the text "[image: ALT]", however it was written (inline, by
+   reference, inside a link);
+3. nh3 (the ammonia sanitizer) parses the rendered HTML and keeps only an allow-list of formatting tags with no
+   URL attribute at all: every link (inline, by a reference defined anywhere, autolink, e-mail) keeps only its
+   text, and nothing can fetch or run anything.
 
 The allow-list and the attack cases it is tested against are described in docs/arena.md.
 """
@@ -30,8 +31,8 @@ ALLOWED_STYLE_PROPERTIES = frozenset({"text-align"})
 def _parser() -> MarkdownIt:
     parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     parser.enable(["table", "strikethrough"])
-    # Accept every link destination at parse time (javascript: included): links are unwrapped in the tree
-    # below, so a refused destination would only leave the source's brackets on the screen.
+    # Accept every link destination at parse time (javascript: included): links lose their target in the
+    # cleaning step, so a refused destination would only leave the source's brackets on the screen.
     parser.validateLink = lambda _url: True
     return parser
 
@@ -45,21 +46,18 @@ def render_markdown(text: str) -> str:
     tokens = _MARKDOWN.parse(text)
     for token in tokens:
         if token.children is not None:
-            token.children = _without_links_or_images(token.children)
-    html = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {})
+            token.children = [_as_text(child) if child.type == "image" else child for child in token.children]
+    return clean_html(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))
+
+
+def clean_html(html: str) -> str:
+    """`html` with every tag outside `ALLOWED_TAGS` and every attribute outside `ALLOWED_ATTRIBUTES` removed
+    (script and style elements with their content), by nh3; no URL scheme is allowed anywhere."""
     return nh3.clean(html, tags=set(ALLOWED_TAGS), attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
                      filter_style_properties=set(ALLOWED_STYLE_PROPERTIES), url_schemes=set(), link_rel=None,
                      strip_comments=True)
 
 
-def _without_links_or_images(children: list[Token]) -> list[Token]:
-    kept = []
-    for token in children:
-        if token.type in ("link_open", "link_close"):
-            continue
-        if token.type == "image":
-            alt = "".join(child.content for child in token.children or [] if child.type in ("text", "code_inline"))
-            kept.append(Token("text", "", 0, content=f"[image: {alt}]"))
-        else:
-            kept.append(token)
-    return kept
+def _as_text(image: Token) -> Token:
+    alt = "".join(child.content for child in image.children or [] if child.type in ("text", "code_inline"))
+    return Token("text", "", 0, content=f"[image: {alt}]")

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from arena.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, render_markdown
+from arena.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, clean_html, render_markdown
 
 from .markdown_attacks import CASES
 
@@ -59,6 +59,14 @@ def test_known_injections_render_to_allowed_tags_only(name, source, visible):
     text = "".join(_parse(shown).text)
     if visible is not None:
         assert visible in text
+
+
+@pytest.mark.parametrize(("name", "source", "visible"), CASES, ids=[case[0] for case in CASES])
+def test_the_last_step_alone_removes_what_the_parser_would_have_let_through(name, source, visible):
+    """The allow-list holds by itself: raw HTML fed straight to it, as if the parser had passed it on."""
+    raw = source.format(url=f"{URL}/{name}", host=HOST)
+    _assert_only_allowed(clean_html(raw))
+    _assert_only_allowed(clean_html(f"<p style=\"background:url({URL})\"><a href=\"{URL}\">{raw}</a></p>"))
 
 
 def test_random_mixtures_of_the_cases_stay_within_the_allow_list():
