@@ -49,10 +49,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     which.add_parser("list", help="list annotators and their votes").set_defaults(func=run_annotators_list)
     disable = which.add_parser("disable", help="disable an annotator: no sign-in, their votes leave every export")
     disable.add_argument("name")
-    disable.set_defaults(func=run_annotators_disable)
+    disable.set_defaults(func=run_annotators_change)
     enable = which.add_parser("enable", help="enable a disabled annotator again (undoes disable)")
     enable.add_argument("name")
-    enable.set_defaults(func=run_annotators_enable)
+    enable.set_defaults(func=run_annotators_change)
     rotate = which.add_parser("rotate", help="give an annotator a new token (printed once) and revoke their session "
                               "keys; the old token stops working")
     rotate.add_argument("name")
@@ -62,7 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=run_annotators_sessions)
     revoke = which.add_parser("revoke", help="revoke one session key, by the id `sessions` lists")
     revoke.add_argument("session_id", type=_at_least_one)
-    revoke.set_defaults(func=run_annotators_revoke)
+    revoke.set_defaults(func=run_annotators_change)
 
     load = commands.add_parser("import", help="import prompts, pre-generated answers and gold items; make battles "
                                "(one transaction: all of it or, on any bad line, nothing)")
@@ -142,21 +142,22 @@ def run_annotators_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_annotators_disable(args: argparse.Namespace) -> int:
-    from arena.annotators import disable_annotator
+# `annotators disable|enable|revoke`: (function of arena.annotators, its argument, the line to print)
+_CHANGES = {
+    "disable": ("disable_annotator", "name", "disabled {!r}: no sign-in, and their votes leave exports from now on"),
+    "enable": ("enable_annotator", "name", "enabled {!r} again: they can sign in, and their votes are exported"),
+    "revoke": ("revoke_session", "session_id", "revoked session key {}"),
+}
 
+
+def run_annotators_change(args: argparse.Namespace) -> int:
+    from arena import annotators
+
+    function, argument, done = _CHANGES[args.annotators_command]
+    value = getattr(args, argument)
     with _upgraded_sessions(args)() as session:
-        disable_annotator(session, args.name)
-    print(f"disabled {args.name!r}: their votes are left out of exports from now on")
-    return 0
-
-
-def run_annotators_enable(args: argparse.Namespace) -> int:
-    from arena.annotators import enable_annotator
-
-    with _upgraded_sessions(args)() as session:
-        enable_annotator(session, args.name)
-    print(f"enabled {args.name!r} again: they can sign in, and their votes are exported")
+        getattr(annotators, function)(session, value)
+    print(done.format(value))
     return 0
 
 
@@ -185,15 +186,6 @@ def run_annotators_sessions(args: argparse.Namespace) -> int:
     for row in rows:
         state = "revoked" if row.revoked is not None else "expired" if row.expires <= now else "active"
         print(f"{row.id:<3} {when(row.created)}  {when(row.expires)}  {state}")
-    return 0
-
-
-def run_annotators_revoke(args: argparse.Namespace) -> int:
-    from arena.annotators import revoke_session
-
-    with _upgraded_sessions(args)() as session:
-        revoke_session(session, args.session_id)
-    print(f"revoked session key {args.session_id}")
     return 0
 
 
