@@ -5,7 +5,6 @@ import random
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.orm import sessionmaker
 
 from arena.annotators import authenticate, load_server_secret, open_session, session_annotator
 from arena.db import make_engine, session_factory
@@ -43,7 +42,7 @@ def test_generate_import_vote_export(tmp_path, prompts, capsys):
     assert main(["arena", "--db", db, "annotators", "add", "alice"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
 
-    factory = sessionmaker(make_engine(db), expire_on_commit=False)
+    factory = session_factory(db)
     with factory() as session:
         annotator = authenticate(session, token)
         assignment = next_battle(session, annotator, random.Random(0))
