@@ -2,17 +2,32 @@
 
 Only argparse is imported here; SQLAlchemy, Streamlit and the models load inside the command that runs.
 The database is `--db` (a SQLite file path or any SQLAlchemy URL), else MOLMO_ARENA_DB, else
-results/arena/arena.db.
+results/arena/arena.db; every command brings its schema up to date first. The server secret that signs
+session keys is `--secret-file`, else MOLMO_ARENA_SECRET_FILE, else ~/.config/molmo-arena/session.secret
+(created on first use): keep it out of the database and its backups, and give every server of a study the same.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
 DEFAULT_DB = "results/arena/arena.db"
+DEFAULT_SECRET = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "molmo-arena/session.secret"
+
+
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return number
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -32,17 +47,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--admin", action="store_true", help="may open the admin page")
     add.set_defaults(func=run_annotators_add)
     which.add_parser("list", help="list annotators and their votes").set_defaults(func=run_annotators_list)
-    disable = which.add_parser("disable", help="disable an annotator: their votes leave every export")
+    disable = which.add_parser("disable", help="disable an annotator: no sign-in, their votes leave every export")
     disable.add_argument("name")
-    disable.set_defaults(func=run_annotators_disable)
+    disable.set_defaults(func=run_annotators_change)
+    enable = which.add_parser("enable", help="enable a disabled annotator again (undoes disable)")
+    enable.add_argument("name")
+    enable.set_defaults(func=run_annotators_change)
+    rotate = which.add_parser("rotate", help="give an annotator a new token (printed once) and revoke their session "
+                              "keys; the old token stops working")
+    rotate.add_argument("name")
+    rotate.set_defaults(func=run_annotators_rotate)
+    listing = which.add_parser("sessions", help="list an annotator's session keys (sign-ins)")
+    listing.add_argument("name")
+    listing.set_defaults(func=run_annotators_sessions)
+    revoke = which.add_parser("revoke", help="revoke one session key, by the id `sessions` lists")
+    revoke.add_argument("session_id", type=_at_least_one)
+    revoke.set_defaults(func=run_annotators_change)
 
-    load = commands.add_parser("import", help="import prompts, pre-generated answers and gold items; make battles")
+    load = commands.add_parser("import", help="import prompts, pre-generated answers and gold items; make battles "
+                               "(one transaction: all of it or, on any bad line, nothing)")
     load.add_argument("--prompts", type=Path, help="JSONL: prompt_id, question, category, image (path) or "
                       "image_base64")
     load.add_argument("--answers", type=Path, action="append", default=[], help="JSONL: prompt_id, model, answer "
                       "(repeatable)")
     load.add_argument("--gold", type=Path, help="JSONL: prompt_id, good_model, bad_answer")
-    load.add_argument("--pairs-per-prompt", type=int, help="battles per prompt (default: every model pair)")
+    load.add_argument("--pairs-per-prompt", type=_at_least_one, help="battles per prompt, at least 1 (default: "
+                      "every model pair)")
     load.add_argument("--seed", type=int, default=0)
     load.set_defaults(func=run_import)
 
@@ -62,6 +92,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--live", action="append", default=[], metavar="NAME=SPEC",
                        help="a model that answers annotators' own uploaded questions live (give two or more to "
                        "enable the 'Ask your own' page), e.g. tiny=hf:/path")
+    serve.add_argument("--secret-file", type=Path,
+                       default=Path(os.environ.get("MOLMO_ARENA_SECRET_FILE") or DEFAULT_SECRET),
+                       help="the server secret that signs session keys (created if missing; default: "
+                       "$MOLMO_ARENA_SECRET_FILE or ~/.config/molmo-arena/session.secret)")
+    serve.add_argument("--session-hours", type=float, default=24.0,
+                       help="how long a sign-in lasts (default 24 hours)")
     serve.set_defaults(func=run_serve)
 
     export = commands.add_parser("export", help="write the votes as FastChat battles for the leaderboard")
@@ -72,19 +108,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         .set_defaults(func=run_stats)
 
 
-def _sessions(args: argparse.Namespace):
-    from sqlalchemy.orm import sessionmaker
-
-    from arena.db import make_engine, upgrade_database
+def _upgraded_sessions(args: argparse.Namespace):
+    """Create the SQLite file's folder, bring the schema to the newest version, and return a session factory."""
+    from arena.db import session_factory, upgrade_database
 
     if "://" not in args.db:
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     upgrade_database(args.db)
-    return sessionmaker(make_engine(args.db), expire_on_commit=False)
+    return session_factory(args.db)
 
 
 def run_init(args: argparse.Namespace) -> int:
-    _sessions(args)
+    _upgraded_sessions(args)
     print(f"database ready: {args.db}")
     return 0
 
@@ -92,7 +127,7 @@ def run_init(args: argparse.Namespace) -> int:
 def run_annotators_add(args: argparse.Namespace) -> int:
     from arena.annotators import add_annotator
 
-    with _sessions(args)() as session:
+    with _upgraded_sessions(args)() as session:
         token = add_annotator(session, args.name, admin=args.admin)
     print(f"added {'admin ' if args.admin else ''}annotator {args.name!r}; their token (shown only now):")
     print(token)
@@ -102,35 +137,74 @@ def run_annotators_add(args: argparse.Namespace) -> int:
 def run_annotators_list(args: argparse.Namespace) -> int:
     from arena.stats import annotator_progress
 
-    with _sessions(args)() as session:
+    with _upgraded_sessions(args)() as session:
         print(annotator_progress(session).to_string(index=False))
     return 0
 
 
-def run_annotators_disable(args: argparse.Namespace) -> int:
-    from arena.annotators import disable_annotator
+# `annotators disable|enable|revoke`: (function of arena.annotators, its argument, the line to print)
+_CHANGES = {
+    "disable": ("disable_annotator", "name", "disabled {!r}: no sign-in, and their votes leave exports from now on"),
+    "enable": ("enable_annotator", "name", "enabled {!r} again: they can sign in, and their votes are exported"),
+    "revoke": ("revoke_session", "session_id", "revoked session key {}"),
+}
 
-    with _sessions(args)() as session:
-        disable_annotator(session, args.name)
-    print(f"disabled {args.name!r}: their votes are left out of exports from now on")
+
+def run_annotators_change(args: argparse.Namespace) -> int:
+    from arena import annotators
+
+    function, argument, done = _CHANGES[args.annotators_command]
+    value = getattr(args, argument)
+    with _upgraded_sessions(args)() as session:
+        getattr(annotators, function)(session, value)
+    print(done.format(value))
+    return 0
+
+
+def run_annotators_rotate(args: argparse.Namespace) -> int:
+    from arena.annotators import rotate_token
+
+    with _upgraded_sessions(args)() as session:
+        token = rotate_token(session, args.name)
+    print(f"new token for {args.name!r} (the old one and every session key of theirs no longer work); shown only now:")
+    print(token)
+    return 0
+
+
+def run_annotators_sessions(args: argparse.Namespace) -> int:
+    import time
+
+    from arena.annotators import list_sessions
+
+    def when(seconds: float) -> str:
+        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
+
+    now = time.time()
+    with _upgraded_sessions(args)() as session:
+        rows = list_sessions(session, args.name)
+    print("id  signed in             expires               state")
+    for row in rows:
+        state = "revoked" if row.revoked is not None else "expired" if row.expires <= now else "active"
+        print(f"{row.id:<3} {when(row.created)}  {when(row.expires)}  {state}")
     return 0
 
 
 def run_import(args: argparse.Namespace) -> int:
     import random
 
-    from arena.study import create_battles, import_answers, import_gold, import_prompts
+    from arena.study import import_study
 
-    rng = random.Random(args.seed)
-    with _sessions(args)() as session:
-        if args.prompts:
-            print(f"imported {import_prompts(session, args.prompts)} prompts from {args.prompts}")
-        for path in args.answers:
-            print(f"imported {import_answers(session, path)} answers from {path}")
-        if args.answers:
-            print(f"created {create_battles(session, rng, pairs_per_prompt=args.pairs_per_prompt)} battles")
-        if args.gold:
-            print(f"imported {import_gold(session, args.gold, rng)} gold items from {args.gold}")
+    with _upgraded_sessions(args)() as session:
+        counts = import_study(session, random.Random(args.seed), prompts=args.prompts, answers=args.answers,
+                              gold=args.gold, pairs_per_prompt=args.pairs_per_prompt)
+    if args.prompts:
+        print(f"imported {counts.prompts} prompts from {args.prompts}")
+    for path, count in zip(args.answers, counts.answers, strict=True):
+        print(f"imported {count} answers from {path}")
+    if args.answers:
+        print(f"created {counts.battles} battles")
+    if args.gold:
+        print(f"imported {counts.gold} gold items from {args.gold}")
     return 0
 
 
@@ -156,11 +230,17 @@ def _display_name(spec: str) -> str:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    """Run Streamlit as a child process; SIGTERM and SIGINT sent to this process go to the child, whose exit
+    this process waits for, so stopping the command stops the server."""
     import subprocess
 
+    from arena.annotators import load_server_secret
     from arena.study import MAX_IMAGE_BYTES
 
-    _sessions(args)
+    _upgraded_sessions(args)
+    load_server_secret(args.secret_file)  # created now, so that a bad file is reported here, not in the app
+    if args.session_hours <= 0:
+        raise ValueError(f"--session-hours must be positive, not {args.session_hours}")
     for entry in args.live:
         name, sep, spec = entry.partition("=")
         if not sep or not name or ":" not in spec or "," in entry:
@@ -174,15 +254,26 @@ def run_serve(args: argparse.Namespace) -> int:
                "--client.toolbarMode", "minimal", "--server.maxUploadSize", str(MAX_IMAGE_BYTES // 2**20)]
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ, MOLMO_ARENA_DB=args.db, MOLMO_ARENA_LIVE=",".join(args.live),
+               MOLMO_ARENA_SECRET_FILE=str(args.secret_file.absolute()),
+               MOLMO_ARENA_SESSION_HOURS=str(args.session_hours),
                PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
     print(f"arena on http://{args.address}:{args.port} (database {args.db}); Ctrl+C stops it", flush=True)
-    return subprocess.call(command, env=env)
+    child = subprocess.Popen(command, env=env)
+    forwarded = (signal.SIGTERM, signal.SIGINT)
+    previous = {number: signal.signal(number, lambda number, _frame: child.send_signal(number))
+                for number in forwarded}
+    try:
+        code = child.wait()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as a shell reports it
 
 
 def run_export(args: argparse.Namespace) -> int:
     from arena.export import export_battles
 
-    with _sessions(args)() as session:
+    with _upgraded_sessions(args)() as session:
         count = export_battles(session, args.out)
     print(f"wrote {count} battles to {args.out}")
     return 0
@@ -191,7 +282,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     from arena import stats
 
-    with _sessions(args)() as session:
+    with _upgraded_sessions(args)() as session:
         for title, table in (("model pairs", stats.pair_progress(session)),
                              ("annotators", stats.annotator_progress(session)),
                              ("gold accuracy", stats.gold_accuracy(session)),

@@ -32,7 +32,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, relationship, sessionmaker
 
 VOTE_CHOICES = ("a_better", "b_better", "tie_good", "tie_bad", "cant_tell")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -64,6 +64,21 @@ class Annotator(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     is_admin: Mapped[bool] = mapped_column(default=False)
     created: Mapped[float] = mapped_column(Double, default=time.time)
+
+
+class SessionKey(Base):
+    """A sign-in: the browser's key (`arena.annotators.session_key`) names this row and is signed with the server
+    secret, which is not stored here. A key works until `expires`, and never again once `revoked` is set."""
+
+    __tablename__ = "session_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id"), index=True)
+    created: Mapped[float] = mapped_column(Double)
+    expires: Mapped[float] = mapped_column(Double)
+    revoked: Mapped[float | None] = mapped_column(Double)
+
+    annotator: Mapped[Annotator] = relationship()
 
 
 class Image(Base):
@@ -254,6 +269,12 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _connection_record: Any) -> None:
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+def session_factory(url: str, **kwargs: Any) -> sessionmaker[Session]:
+    """The one way the arena opens sessions on a database (`make_engine(url, **kwargs)`); it migrates nothing.
+    Objects stay readable after a commit (`expire_on_commit=False`), as the pages show them after writing."""
+    return sessionmaker(make_engine(url, **kwargs), expire_on_commit=False)
 
 
 def upgrade_database(url: str) -> None:

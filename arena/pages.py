@@ -1,165 +1,248 @@
-"""The arena's two pages: annotators vote between two anonymous answers; maintainers watch the study.
+"""The arena's pages: annotators vote between two anonymous answers; maintainers watch and manage the study.
 
-Every write goes through the store's functions (`arena.votes.record_vote`, `arena.sampling.next_battle`),
-so the pages hold no state of their own beyond the browser session. The database URL comes from
-MOLMO_ARENA_DB, which `molmo-arena arena serve` sets.
+The vote page draws the state that `arena.vote_flow` keeps for the tab and turns clicks into its events; reads
+and writes go through `arena.votes.AnnotatorVotes` and `arena.annotators`. A tab holds two sign-ins, each a
+session key kept in the tab's state and in the URL: `?session=` for the annotator who votes and `?admin=` for an
+admin who signed in on the Admin page only, so that signing in there never changes whose battle the Vote page
+shows. Both keys are written back to the URL on every run (`keep_sign_ins_in_url`), so moving between pages
+keeps them. Settings come from the environment that `molmo-arena arena serve` sets: MOLMO_ARENA_DB,
+MOLMO_ARENA_SECRET_FILE, MOLMO_ARENA_SESSION_HOURS and MOLMO_ARENA_LIVE.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import os
 import random
 
+import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena import stats
-from arena.annotators import authenticate, disable_annotator
-from arena.db import Annotator, Assignment, Vote, make_engine
-from arena.render import safe_markdown
-from arena.sampling import next_battle
-from arena.votes import DuplicateVoteError, NotAssignedError, record_vote
+from arena.annotators import (
+    DEFAULT_SESSION_HOURS,
+    authenticate,
+    disable_annotator,
+    enable_annotator,
+    load_server_secret,
+    open_session,
+    session_annotator,
+    sign_out,
+)
+from arena.db import Annotator, session_factory
+from arena.render import render_markdown
+from arena.vote_flow import NextClicked, Opened, VoteClicked, VoteState, advance
+from arena.votes import MAX_REASON_CHARS, AnnotatorDisabledError, AnnotatorVotes, BattleView
 
-CHOICES = (  # (screen choice, button label, keyboard shortcut)
+CHOICES = (  # (screen choice, button label, keyboard shortcut); the button shows its shortcut itself
     ("left_better", "A is better", "1"),
     ("right_better", "B is better", "2"),
     ("tie_good", "Tie: both good", "3"),
     ("tie_bad", "Tie: both bad", "4"),
     ("cant_tell", "Can't tell", "5"),
 )
-SESSION_PARAM = "session"
+VOTER, ADMIN = "session", "admin"  # the two sign-in slots, named as their URL parameters
+FLOW, EVENT = "vote-flow", "vote-event"  # session-state keys: (annotator id, VoteState) and the click to apply
 LIVE_ENV = "MOLMO_ARENA_LIVE"  # "name=spec,name=spec": the models that answer annotators' own questions
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
+
+# One screen at 1280x800: the question, the image at most at its own size and half the screen's height, the two
+# answers in boxes that fold (scroll inside) past 45% of the height, and the five buttons under them. On a phone
+# the columns stack: question, image, and the first lines of both answers, with the buttons below.
+STYLE = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; padding-bottom: 2rem; }
+.arena-question p { font-weight: 600; font-size: 1.05rem; margin: 0 0 .25rem 0; }
+.arena-answer { max-height: 45vh; overflow-y: auto; overflow-wrap: anywhere; border: 1px solid rgba(128, 128, 128, .35);
+                border-radius: .5rem; padding: .25rem .75rem; }
+.arena-answer-title { font-weight: 600; margin: .25rem 0; }
+.arena-answer h1, .arena-answer h2, .arena-answer h3 { font-size: 1.1rem; padding: .25rem 0; }
+.arena-answer pre { white-space: pre-wrap; }
+[data-testid="stImage"] img { max-width: 100%; max-height: 50vh; width: auto; height: auto; object-fit: contain; }
+@media (max-width: 640px) {
+  .arena-answer { max-height: 22vh; }
+  [data-testid="stImage"] img { max-height: 25vh; }
+}
+</style>"""
+# Streamlit keeps the scroll position across reruns; a new battle starts at the top of the page.
+SCROLL_TO_TOP = """<script>/* battle {battle_id} */
+for (const element of [document.scrollingElement, document.querySelector('[data-testid="stMain"]')]) {{
+  if (element) element.scrollTop = 0;
+}}
+</script>"""
 
 
 @st.cache_resource
 def _sessions(url: str) -> sessionmaker[Session]:
-    return sessionmaker(make_engine(url), expire_on_commit=False)
+    return session_factory(url)
 
 
-def _database_url() -> str:
-    url = os.environ.get("MOLMO_ARENA_DB")
-    if not url:
-        st.error("MOLMO_ARENA_DB is not set: start the app with `molmo-arena arena serve --db ...`.")
+def _setting(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        st.error(f"{name} is not set: start the app with `molmo-arena arena serve`.")
         st.stop()
-    return url
+    return value
 
 
-def _session_key(annotator: Annotator) -> str:
-    """A key for the URL that proves a sign-in without holding the token: HMAC over the stored token hash."""
-    digest = hmac.new(annotator.token_hash.encode(), b"molmo-arena session", hashlib.sha256).hexdigest()[:32]
-    return f"{annotator.id}.{digest}"
+def _factory() -> sessionmaker[Session]:
+    return _sessions(_setting("MOLMO_ARENA_DB"))
 
 
-def _from_session_key(session: Session, key: str) -> Annotator | None:
-    number, _, _ = key.partition(".")
-    annotator = session.get(Annotator, int(number)) if number.isdigit() else None
-    if annotator is None or not annotator.enabled:
+@st.cache_resource
+def _secret(path: str) -> bytes:
+    return load_server_secret(path)
+
+
+def _server_secret() -> bytes:
+    return _secret(_setting("MOLMO_ARENA_SECRET_FILE"))
+
+
+def keep_sign_ins_in_url() -> None:
+    """Write this tab's session keys back to the URL (moving to another page drops the query string)."""
+    for slot in (VOTER, ADMIN):
+        if st.session_state.get(slot):
+            st.query_params[slot] = st.session_state[slot]
+
+
+def _signed_in(factory: sessionmaker[Session], slot: str) -> Annotator | None:
+    """The annotator signed in to `slot` of this tab, from its state or its URL; a key that no longer works
+    (expired, revoked, disabled annotator, or not an admin's in the admin slot) is forgotten."""
+    key = st.session_state.get(slot) or st.query_params.get(slot)
+    if not key:
         return None
-    return annotator if hmac.compare_digest(_session_key(annotator), key) else None
-
-
-def _signed_in(factory: sessionmaker[Session], need_admin: bool = False) -> Annotator | None:
-    """The annotator of this browser session: from the session state, the URL's session key, or a sign-in."""
     with factory() as session:
-        annotator_id = st.session_state.get("annotator_id")
-        annotator = session.get(Annotator, annotator_id) if annotator_id else None
-        if annotator is None and SESSION_PARAM in st.query_params:
-            annotator = _from_session_key(session, st.query_params[SESSION_PARAM])
-        if annotator is not None and annotator.enabled and (annotator.is_admin or not need_admin):
-            st.session_state["annotator_id"] = annotator.id
-            return annotator
-    with st.form("sign-in"):
-        st.markdown("### Sign in" + (" (admin)" if need_admin else ""))
-        token = st.text_input("Your personal token", type="password", key="token")
-        submitted = st.form_submit_button("Sign in", type="primary")
-    if submitted:
-        with factory() as session:
-            annotator = authenticate(session, token.strip())
-            if annotator is None or not annotator.enabled:
-                st.error("That token is not valid (or its annotator is disabled).")
-            elif need_admin and not annotator.is_admin:
-                st.error("That token does not belong to an admin.")
-            else:
-                st.session_state["annotator_id"] = annotator.id
-                st.query_params[SESSION_PARAM] = _session_key(annotator)
-                st.rerun()
+        annotator = session_annotator(session, key, _server_secret())
+    if annotator is not None and (slot == VOTER or annotator.is_admin):
+        st.session_state[slot] = key
+        st.query_params[slot] = key
+        return annotator
+    _forget(slot)
     return None
 
 
-def _image_with_points(assignment: Assignment, show: str) -> bytes:
-    """The prompt's image, with the points of one answer drawn on it when asked."""
-    from PIL import Image
+def _forget(slot: str) -> None:
+    st.session_state.pop(slot, None)
+    if slot in st.query_params:
+        del st.query_params[slot]
 
-    from molmo.pointing import draw_points, parse_points
 
-    data = assignment.battle.prompt.image.data
-    if show == "none":
-        return data
-    answer = assignment.left if show == "A" else assignment.right
-    image = Image.open(io.BytesIO(data)).convert("RGB")
-    drawn = draw_points(image, parse_points(answer.text, image.width, image.height))
-    buffer = io.BytesIO()
-    drawn.save(buffer, format="PNG")
-    return buffer.getvalue()
+def _sign_in_form(factory: sessionmaker[Session], slot: str) -> None:
+    with st.form(f"sign-in-{slot}"):
+        st.markdown("### Sign in" + (" (admin)" if slot == ADMIN else ""))
+        token = st.text_input("Your personal token", type="password", key=f"token-{slot}")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if not submitted:
+        return
+    with factory() as session:
+        annotator = authenticate(session, token.strip())
+        if annotator is None:
+            st.error("That token is not valid (or its annotator is disabled).")
+            return
+        if slot == ADMIN and not annotator.is_admin:
+            st.error("That token does not belong to an admin.")
+            return
+        hours = float(os.environ.get("MOLMO_ARENA_SESSION_HOURS") or DEFAULT_SESSION_HOURS)
+        key = open_session(session, annotator, _server_secret(), hours=hours)
+    st.session_state[slot] = key
+    st.query_params[slot] = key
+    st.rerun()
+
+
+def _sign_out(factory: sessionmaker[Session], slot: str) -> None:
+    with factory() as session:
+        sign_out(session, st.session_state.get(slot, ""), _server_secret())
+    _forget(slot)
+    st.session_state.pop(FLOW, None)
+
+
+def _queue(event: NextClicked) -> None:
+    st.session_state[EVENT] = event
+
+
+def _queue_vote(battle_id: int, choice: str) -> None:
+    st.session_state[EVENT] = VoteClicked(battle_id, choice, st.session_state.get(f"reason-{battle_id}") or None)
+
+
+def show_next(annotator_id: int, battle_id: int) -> None:
+    """Make `battle_id` (assigned to the annotator) the battle the Vote page shows next in this tab."""
+    st.session_state[FLOW] = (annotator_id, VoteState(battle_id=battle_id, scroll_to_top=True))
 
 
 def vote_page() -> None:
-    factory = _sessions(_database_url())
-    annotator = _signed_in(factory)
+    factory = _factory()
+    annotator = _signed_in(factory, VOTER)
     if annotator is None:
+        _sign_in_form(factory, VOTER)
         return
-    with factory() as session:
-        votes = session.scalar(select(func.count(Vote.id)).where(Vote.annotator_id == annotator.id))
-        st.caption(f"Signed in as **{annotator.name}** · {votes} votes so far")
-        assignment_id = st.session_state.get("assignment_id")
-        assignment = session.get(Assignment, assignment_id) if assignment_id else None
-        if assignment is None:
-            rng = random.Random()
-            assignment = next_battle(session, session.get(Annotator, annotator.id), rng)
-            if assignment is None:
-                st.success("You have voted on every battle there is. Thank you!")
-                return
-            st.session_state["assignment_id"] = assignment.id
-            st.session_state.pop("revealed", None)
-        prompt = assignment.battle.prompt
-        st.markdown(f"**{safe_markdown(prompt.question)}**")
-        show = st.radio("Draw the points of", ["none", "A", "B"], horizontal=True, key=f"points-{assignment.id}")
-        st.image(_image_with_points(assignment, show), width="stretch")
-        revealed = st.session_state.get("revealed")
-        left, right = st.columns(2)
-        for column, side, answer, name in ((left, "A", assignment.left, revealed and revealed[0]),
-                                           (right, "B", assignment.right, revealed and revealed[1])):
-            with column, st.container(border=True):
-                st.markdown(f"#### Answer {side}" + (f" · {name}" if name else ""))
-                st.markdown(safe_markdown(answer.text))
-        battle_id = assignment.battle_id
-    if revealed:
-        st.success(f"Thanks! A was **{revealed[0]}**, B was **{revealed[1]}**.")
-        if st.button("Next battle", type="primary", shortcut="Enter", key="next"):
-            st.session_state.pop("assignment_id", None)
-            st.session_state.pop("revealed", None)
-            st.rerun()
+    store = AnnotatorVotes(factory, annotator.id)
+    owner, state = st.session_state.get(FLOW, (None, VoteState()))
+    if owner != annotator.id:
+        state = VoteState()
+    try:
+        state = advance(state, st.session_state.pop(EVENT, None) or Opened(), store)
+    except AnnotatorDisabledError:
+        _sign_out(factory, VOTER)
+        st.rerun()
+    st.session_state[FLOW] = (annotator.id, state)
+
+    st.html(STYLE)
+    votes = store.votes_cast()
+    line = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center")
+    line.caption(f"Signed in as **{annotator.name}** · {votes} vote{'' if votes == 1 else 's'} so far")
+    if line.button("Sign out", key="sign-out", type="tertiary"):
+        _sign_out(factory, VOTER)
+        st.rerun()
+    if state.notice:
+        st.info(state.notice)
+    if state.finished:
+        st.success("You have voted on every battle there is. Thank you!")
         return
-    reason = st.text_input("Why? (optional)", key=f"reason-{battle_id}", max_chars=2000)
-    columns = st.columns(len(CHOICES))
-    for column, (choice, label, key) in zip(columns, CHOICES, strict=True):
-        if column.button(f"{label} ({key})", key=f"vote-{choice}", shortcut=key, width="stretch"):
-            try:
-                names = record_vote(factory, annotator.id, battle_id, choice, reason or None)
-            except DuplicateVoteError:
-                st.info("You have already voted on this battle.")
-                st.session_state.pop("assignment_id", None)
-                return
-            except (NotAssignedError, PermissionError) as error:
-                st.error(str(error))
-                return
-            st.session_state["revealed"] = (names.left, names.right)
-            st.rerun()
+    _draw_battle(store.view(state.battle_id), state)
+
+
+def _draw_battle(view: BattleView, state: VoteState) -> None:
+    from molmo.pointing import parse_points
+
+    battle_id = view.battle_id
+    if state.scroll_to_top:
+        st.html(SCROLL_TO_TOP.format(battle_id=battle_id), unsafe_allow_javascript=True)
+    st.html(f'<div class="arena-question">{render_markdown(view.question)}</div>')
+    points = {side: parse_points(text, view.width, view.height) for side, text in (("A", view.left), ("B", view.right))}
+    image_column, *answer_columns = st.columns([3, 4, 4])
+    with image_column:
+        shown = None
+        if any(points.values()):  # a selector of buttons, not a radio input: the digit keys keep working
+            shown = st.segmented_control("Draw the points of answer", [side for side in points if points[side]],
+                                         key=f"points-{battle_id}")
+        st.image(_image_with_points(view, points[shown]) if shown else view.image, width="content")
+    names = state.revealed or (None, None)
+    for column, side, text, name in zip(answer_columns, "AB", (view.left, view.right), names, strict=True):
+        title = f"Answer {side}" + (f" · {name}" if name else "")
+        column.html(f'<div class="arena-answer"><div class="arena-answer-title">{title}</div>'
+                    f"{render_markdown(text)}</div>")
+    if state.revealed:
+        st.success(f"Thanks! A was **{state.revealed.left}**, B was **{state.revealed.right}**.")
+        st.button("Next battle", type="primary", shortcut="Enter", key=f"next-{battle_id}", on_click=_queue,
+                  args=(NextClicked(battle_id),))
+        return
+    for column, (choice, label, key) in zip(st.columns(len(CHOICES)), CHOICES, strict=True):
+        column.button(label, key=f"vote-{battle_id}-{choice}", shortcut=key, width="stretch", on_click=_queue_vote,
+                      args=(battle_id, choice))
+    st.text_input("Why? (optional)", key=f"reason-{battle_id}", max_chars=MAX_REASON_CHARS)
+
+
+def _image_with_points(view: BattleView, point_sets: list) -> bytes:
+    """The prompt's image with one answer's points drawn on it, at the image's own size."""
+    from PIL import Image
+
+    from molmo.pointing import draw_points
+
+    drawn = draw_points(Image.open(io.BytesIO(view.image)).convert("RGB"), point_sets)
+    buffer = io.BytesIO()
+    drawn.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def live_models() -> dict[str, str]:
@@ -180,9 +263,10 @@ def ask_page() -> None:
     from arena.live import add_live_battle
     from evals.adapters.base import GenerationRequest
 
-    factory = _sessions(_database_url())
-    annotator = _signed_in(factory)
+    factory = _factory()
+    annotator = _signed_in(factory, VOTER)
     if annotator is None:
+        _sign_in_form(factory, VOTER)
         return
     models = live_models()
     st.markdown("### Ask two anonymous models about your own image")
@@ -207,37 +291,92 @@ def ask_page() -> None:
     except ValueError as error:
         st.error(f"That image cannot be used: {error}")
         return
-    st.session_state["assignment_id"] = assignment.id
-    st.session_state.pop("revealed", None)
+    show_next(annotator.id, assignment.battle_id)
     st.switch_page(st.session_state["vote_page"])
 
 
+def votes_per_hour_chart(hourly: pd.DataFrame):
+    """Bars one clock hour wide on a UTC time axis (`hourly`: columns hour, votes as from `stats.votes_per_hour`)."""
+    import altair as alt
+
+    bars = hourly.assign(end=hourly["hour"] + pd.Timedelta(hours=1))
+    axis = alt.Axis(format="%b %d, %H:00", labelAngle=-30, title="hour (UTC)")
+    return alt.Chart(bars).mark_bar().encode(
+        x=alt.X("hour:T", axis=axis, scale=alt.Scale(type="utc")),
+        x2="end:T",
+        y=alt.Y("votes:Q", title="votes"),
+        tooltip=[alt.Tooltip("hour:T", format="%Y-%m-%d %H:00 UTC", title="hour"), "votes:Q"],
+    )
+
+
+def _set_enabled(factory: sessionmaker[Session], name: str, enabled: bool) -> None:
+    with factory() as session:
+        (enable_annotator if enabled else disable_annotator)(session, name)
+    st.session_state.pop("confirm-disable", None)
+    st.session_state["admin-done"] = (name, enabled)
+
+
+def _ask_to_disable(name: str) -> None:
+    st.session_state["confirm-disable"] = name
+
+
+def _cancel_disable() -> None:
+    st.session_state.pop("confirm-disable", None)
+
+
 def admin_page() -> None:
-    factory = _sessions(_database_url())
-    admin = _signed_in(factory, need_admin=True)
+    factory = _factory()
+    voter = _signed_in(factory, VOTER)
+    admin = voter if voter is not None and voter.is_admin else _signed_in(factory, ADMIN)
     if admin is None:
+        _sign_in_form(factory, ADMIN)
         return
+    st.caption(f"Admin: **{admin.name}**")
+    _manage_annotators(factory)  # before the tables, so that they show the change
     with factory() as session:
         st.markdown("### Study progress")
-        progress = stats.pair_progress(session)
-        st.dataframe(progress, hide_index=True)
+        st.dataframe(stats.pair_progress(session), hide_index=True)
         st.markdown("### Annotators")
-        st.dataframe(stats.annotator_progress(session), hide_index=True)
+        st.dataframe(stats.annotator_progress(session), hide_index=True, column_config={
+            "median_seconds_to_vote": st.column_config.NumberColumn("median time to vote", format="%.1f s"),
+            "last_vote": st.column_config.DatetimeColumn("last vote (UTC)", format="YYYY-MM-DD HH:mm")})
         st.markdown("### Votes per hour")
         hourly = stats.votes_per_hour(session)
         if len(hourly):
-            st.bar_chart(hourly, x=hourly.columns[0], y=hourly.columns[1])
+            st.altair_chart(votes_per_hour_chart(hourly))
         st.markdown("### Gold accuracy")
         st.dataframe(stats.gold_accuracy(session), hide_index=True)
         st.markdown("### Position bias (share of decisive votes for the left answer)")
         st.dataframe(stats.position_bias(session), hide_index=True)
         st.markdown("### Agreement between annotators")
         st.json(stats.agreement(session))
-        names = list(session.scalars(select(Annotator.name).where(Annotator.enabled).order_by(Annotator.name)))
-    st.markdown("### Disable an annotator")
-    st.caption("Their votes leave every export; the votes themselves stay in the database.")
-    name = st.selectbox("Annotator", names, index=None, key="disable-name")
-    if st.button("Disable", disabled=name is None, key="disable"):
-        with factory() as session:
-            disable_annotator(session, name)
-        st.success(f"{name} is disabled.")
+
+
+def _manage_annotators(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        rows = session.execute(select(Annotator.name, Annotator.enabled).order_by(Annotator.name)).all()
+    enabled = [name for name, on in rows if on]
+    disabled = [name for name, on in rows if not on]
+    st.markdown("### Disable or enable an annotator")
+    done = st.session_state.pop("admin-done", None)
+    if done is not None:
+        name, now_enabled = done
+        message = f"{name} is {'enabled again' if now_enabled else 'disabled'}."
+        notice, undo = st.columns([4, 1], vertical_alignment="center")
+        notice.success(message)
+        undo.button("Undo", key="undo", on_click=_set_enabled, args=(factory, name, not now_enabled))
+    pending = st.session_state.get("confirm-disable")
+    if pending is not None:
+        st.warning(f"Disable **{pending}**? They can no longer sign in and their votes leave every export; the "
+                   "votes stay stored, and enabling them again brings everything back.")
+        yes, no = st.columns(2)
+        yes.button(f"Yes, disable {pending}", key="confirm-disable-yes", type="primary", on_click=_set_enabled,
+                   args=(factory, pending, False))
+        no.button("Cancel", key="confirm-disable-no", on_click=_cancel_disable)
+        return
+    to_disable, to_enable = st.columns(2)
+    name = to_disable.selectbox("Annotator to disable", enabled, index=None, key="disable-name")
+    to_disable.button("Disable…", disabled=name is None, key="disable", on_click=_ask_to_disable, args=(name,))
+    again = to_enable.selectbox("Disabled annotator to enable", disabled, index=None, key="enable-name")
+    to_enable.button("Enable", disabled=again is None, key="enable", on_click=_set_enabled,
+                     args=(factory, again, True))

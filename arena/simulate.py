@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from arena.annotators import add_annotator
 from arena.db import Annotator, Assignment
 from arena.sampling import next_battle
-from arena.votes import record_vote
+from arena.votes import SCREEN_CHOICES, record_vote
 
 SIMULATED_NAME = "simulated-annotator-{:03d}"
 
@@ -38,7 +38,7 @@ class Panel:
 
     def __call__(self, assignment: Assignment, rng: random.Random) -> str:
         if rng.random() < self.random_share:
-            return rng.choice(("left_better", "right_better", "tie_good", "tie_bad", "cant_tell"))
+            return rng.choice(SCREEN_CHOICES)
         if rng.random() < self.cant_tell:
             return "cant_tell"
         left, right = assignment.left.model.name, assignment.right.model.name

@@ -33,7 +33,8 @@ def pair_progress(session: Session) -> pd.DataFrame:
 
 
 def annotator_progress(session: Session) -> pd.DataFrame:
-    """Per annotator: assignments, votes, "can't tell" votes, median seconds to vote, last vote (UTC)."""
+    """Per annotator: assignments, votes, "can't tell" votes, median seconds from showing a battle to the vote
+    (`median_seconds_to_vote`), last vote (UTC)."""
     annotators = pd.DataFrame(
         session.execute(
             select(Annotator.name, Annotator.enabled, func.count(Assignment.id))
@@ -44,7 +45,7 @@ def annotator_progress(session: Session) -> pd.DataFrame:
     ).set_index("annotator")
     votes = _votes(session).assign(cant_tell=lambda v: v["choice"] == "cant_tell")
     per_annotator = votes.groupby("annotator").agg(
-        votes=("vote_id", "size"), cant_tell=("cant_tell", "sum"), median_latency=("latency", "median"),
+        votes=("vote_id", "size"), cant_tell=("cant_tell", "sum"), median_seconds_to_vote=("latency", "median"),
         last_vote=("tstamp", "max"))
     table = annotators.join(per_annotator)
     table[["votes", "cant_tell"]] = table[["votes", "cant_tell"]].fillna(0).astype(int)

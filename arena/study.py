@@ -8,8 +8,10 @@ Inputs are JSON-lines files, one object a line:
 - gold items: `prompt_id`, `good_model` (whose answer is the good side), `bad_answer` (deliberately bad).
 
 Images are checked before they are stored: at most `MAX_IMAGE_BYTES`, one of `ALLOWED_FORMATS`, at most
-`PIL.Image.MAX_IMAGE_PIXELS` pixels, and fully decodable. A bad line raises ValueError naming the file, the
-line and the field, and nothing of that file is stored. Each function commits its work.
+`PIL.Image.MAX_IMAGE_PIXELS` pixels, and fully decodable. Questions and answers are at most `MAX_TEXT_CHARS`
+characters (a longer one is refused, not cut). A bad line raises ValueError naming the file, the line and the
+field. The functions add to the session and commit nothing: `import_study` runs a whole import (prompts,
+answer files, battles, gold items) in one transaction, so a bad line anywhere stores nothing at all.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import itertools
 import json
 import random
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,36 @@ from arena.db import Answer, Battle, Image, Model, ModelPair, Prompt
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 DECOY_MODEL = "gold-decoy"  # the model name under which gold items' bad answers are stored
+# Longer than any answer worth reading side by side (a long Molmo caption is a few thousand characters); the
+# vote page folds what does not fit its box.
+MAX_TEXT_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    """What one `import_study` stored."""
+
+    prompts: int
+    answers: tuple[int, ...]  # per answer file, in order
+    battles: int
+    gold: int
+
+
+def import_study(session: Session, rng: random.Random, *, prompts: Path | None = None,
+                 answers: Sequence[Path] = (), gold: Path | None = None,
+                 pairs_per_prompt: int | None = None) -> ImportCounts:
+    """Import prompts, answer files (then make battles for them) and gold items in one transaction: committed
+    whole, or rolled back and nothing stored when any line of any file is refused (the ValueError names it)."""
+    try:
+        n_prompts = import_prompts(session, prompts) if prompts else 0
+        n_answers = tuple(import_answers(session, path) for path in answers)
+        n_battles = create_battles(session, rng, pairs_per_prompt=pairs_per_prompt) if answers else 0
+        n_gold = import_gold(session, gold, rng) if gold else 0
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return ImportCounts(n_prompts, n_answers, n_battles, n_gold)
 
 
 def import_prompts(session: Session, path: str | Path) -> int:
@@ -60,10 +93,10 @@ def import_prompts(session: Session, path: str | Path) -> int:
         category = record.get("category", "")
         if not isinstance(category, str):
             raise ValueError(f"{where}: field 'category': expected a string")
-        prompts.append(Prompt(prompt_id=prompt_id, question=_text_field(record, "question", where),
+        prompts.append(Prompt(prompt_id=prompt_id, question=_long_text_field(record, "question", where),
                               category=category, image_sha256=sha256))
     session.add_all([*images.values(), *prompts])
-    session.commit()
+    session.flush()
     return len(prompts)
 
 
@@ -87,20 +120,22 @@ def import_answers(session: Session, path: str | Path) -> int:
         generation = record.get("generation", {})
         if not isinstance(generation, dict):
             raise ValueError(f"{where}: field 'generation': expected an object")
-        rows.append((prompts[prompt_id], model, _text_field(record, "answer", where), generation))
+        rows.append((prompts[prompt_id], model, _long_text_field(record, "answer", where), generation))
     for name in dict.fromkeys(model for _, model, _, _ in rows):
         if name not in models:
             models[name] = _add_model(session, name).id
     session.add_all(Answer(prompt_id=prompt, model_id=models[model], text=text, generation=generation)
                     for prompt, model, text, generation in rows)
-    session.commit()
+    session.flush()
     return len(rows)
 
 
 def create_battles(session: Session, rng: random.Random, *, pairs_per_prompt: int | None = None) -> int:
     """Create a battle for every pair of models that answered a prompt, or for `pairs_per_prompt` pairs
-    drawn at random per prompt; which answer is `a` is random too. Pairs that already have a battle are
-    kept and counted towards `pairs_per_prompt`. Returns the number of battles created."""
+    drawn at random per prompt (at least 1); which answer is `a` is random too. Pairs that already have a
+    battle are kept and counted towards `pairs_per_prompt`. Returns the number of battles created."""
+    if pairs_per_prompt is not None and pairs_per_prompt < 1:
+        raise ValueError(f"pairs per prompt must be at least 1, not {pairs_per_prompt}")
     answers = session.execute(
         select(Answer.prompt_id, Answer.id, Answer.model_id).join(Answer.model)
         .where(Model.name != DECOY_MODEL).order_by(Answer.prompt_id, Model.name)
@@ -121,7 +156,6 @@ def create_battles(session: Session, rng: random.Random, *, pairs_per_prompt: in
         session.execute(insert(Battle), [
             {"prompt_id": prompt_id, "answer_a_id": a, "answer_b_id": b, "is_gold": False, "pair_id": pair_ids[key]}
             for prompt_id, a, b, key in battles])
-    session.commit()
     return len(battles)
 
 
@@ -145,7 +179,7 @@ def import_gold(session: Session, path: str | Path, rng: random.Random) -> int:
         good_model = _text_field(record, "good_model", where)
         if (prompt, good_model) not in answers:
             raise ValueError(f"{where}: field 'good_model': {good_model!r} has no answer to {prompt_id!r}")
-        items.append((prompt, answers[prompt, good_model], _text_field(record, "bad_answer", where)))
+        items.append((prompt, answers[prompt, good_model], _long_text_field(record, "bad_answer", where)))
     decoy = session.scalars(select(Model).where(Model.name == DECOY_MODEL)).one_or_none()
     decoy = decoy or _add_model(session, DECOY_MODEL)
     for prompt, good, bad_text in items:
@@ -157,7 +191,7 @@ def import_gold(session: Session, path: str | Path, rng: random.Random) -> int:
         session.add(Battle(prompt_id=prompt, answer_a_id=good if good_is_a else bad.id,
                            answer_b_id=bad.id if good_is_a else good, is_gold=True,
                            gold_better="a" if good_is_a else "b"))
-    session.commit()
+    session.flush()
     return len(items)
 
 
@@ -225,6 +259,15 @@ def _text_field(record: dict[str, Any], field: str, where: str) -> str:
     value = record.get(field)
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{where}: field {field!r}: expected a non-empty string")
+    return value
+
+
+def _long_text_field(record: dict[str, Any], field: str, where: str) -> str:
+    """A text the page shows in full (question, answer): non-empty and at most `MAX_TEXT_CHARS` characters."""
+    value = _text_field(record, field, where)
+    if len(value) > MAX_TEXT_CHARS:
+        raise ValueError(f"{where}: field {field!r}: {len(value)} characters, more than the limit of "
+                         f"{MAX_TEXT_CHARS}")
     return value
 
 

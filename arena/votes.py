@@ -1,16 +1,26 @@
-"""Recording a vote: one transaction that maps the screen choice to the battle's answers `a` and `b`."""
+"""The vote flow's server side, for one annotator at a time: the next battle, what it shows, and the vote.
+
+A vote names the assignment the page showed: the pair (annotator, battle), which the database holds once.
+`record_vote` stores it in one transaction that maps the screen choice to the battle's answers `a` and `b`,
+and refuses (raising a `VoteRefusedError`, storing nothing) a battle never assigned to the annotator, a
+second vote, or a disabled annotator. `AnnotatorVotes` bundles these calls for the vote page
+(`arena.vote_flow`), and for anything else that drives the flow, such as a load generator.
+"""
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arena.db import BATTLE_MODELS, Annotator, Assignment, Vote
+from arena.sampling import next_battle
 
 SCREEN_CHOICES = ("left_better", "right_better", "tie_good", "tie_bad", "cant_tell")
 MAX_REASON_CHARS = 2000
@@ -25,12 +35,20 @@ _ASSIGNMENT = (
 )
 
 
-class NotAssignedError(LookupError):
+class VoteRefusedError(Exception):
+    """A vote that was not stored; the subclass says why."""
+
+
+class NotAssignedError(VoteRefusedError, LookupError):
     """The battle was never shown to this annotator, so they cannot vote on it."""
 
 
-class DuplicateVoteError(ValueError):
+class DuplicateVoteError(VoteRefusedError, ValueError):
     """The annotator has already voted on this battle; the first vote stands."""
+
+
+class AnnotatorDisabledError(VoteRefusedError, PermissionError):
+    """The annotator is disabled and can no longer vote."""
 
 
 class Revealed(NamedTuple):
@@ -51,9 +69,9 @@ def record_vote(
 
     `choice_on_screen` is one of `SCREEN_CHOICES`; left and right are translated to answers `a` and `b`
     through the assignment's `swapped` flag. An empty `reason` is stored as none. Raises NotAssignedError
-    when the battle was not assigned to the annotator, PermissionError when the annotator is disabled,
-    DuplicateVoteError on a second vote, ValueError on a bad choice or a reason over `MAX_REASON_CHARS`;
-    in every case nothing is written.
+    when the battle was not assigned to the annotator, AnnotatorDisabledError (a PermissionError) when the
+    annotator is disabled, DuplicateVoteError on a second vote, ValueError on a bad choice or a reason over
+    `MAX_REASON_CHARS`; in every case nothing is written.
     """
     if choice_on_screen not in SCREEN_CHOICES:
         raise ValueError(f"unknown choice {choice_on_screen!r}; expected one of {', '.join(SCREEN_CHOICES)}")
@@ -68,7 +86,7 @@ def record_vote(
                 raise NotAssignedError(f"battle {battle_id} is not assigned to annotator {annotator_id}")
             swapped, shown_at, enabled, name_a, name_b = assignment
             if not enabled:
-                raise PermissionError(f"annotator {annotator_id} is disabled")
+                raise AnnotatorDisabledError(f"annotator {annotator_id} is disabled")
             now = time.time()
             session.add(Vote(annotator_id=annotator_id, battle_id=battle_id,
                              choice=_relative_to_answers(choice_on_screen, swapped), reason=reason or None,
@@ -85,3 +103,58 @@ def _relative_to_answers(choice_on_screen: str, swapped: bool) -> str:
     if choice_on_screen == "right_better":
         return "a_better" if swapped else "b_better"
     return choice_on_screen
+
+
+@dataclass(frozen=True)
+class BattleView:
+    """What an annotator sees of a battle: the question, the image, and the answers where the screen puts them."""
+
+    battle_id: int
+    question: str
+    image: bytes
+    width: int
+    height: int
+    left: str
+    right: str
+
+
+class AnnotatorVotes:
+    """The vote flow's store for one annotator: each call opens its own session from `session_factory`.
+
+    `rng` draws the pairings and sides (fresh entropy when None)."""
+
+    def __init__(self, session_factory: Callable[[], Session], annotator_id: int,
+                 rng: random.Random | None = None) -> None:
+        self.session_factory = session_factory
+        self.annotator_id = annotator_id
+        self.rng = rng or random.Random()
+
+    def next_battle(self) -> int | None:
+        """The battle to show next (the annotator's unvoted assignment first, else a new one), or None when the
+        annotator has seen every battle. Raises AnnotatorDisabledError for a disabled annotator."""
+        with self.session_factory() as session:
+            annotator = session.get(Annotator, self.annotator_id)
+            if annotator is None or not annotator.enabled:
+                raise AnnotatorDisabledError(f"annotator {self.annotator_id} is disabled or unknown")
+            assignment = next_battle(session, annotator, self.rng)
+            return None if assignment is None else assignment.battle_id
+
+    def vote(self, battle_id: int, choice_on_screen: str, reason: str | None = None) -> Revealed:
+        """`record_vote` for this annotator."""
+        return record_vote(self.session_factory, self.annotator_id, battle_id, choice_on_screen, reason)
+
+    def view(self, battle_id: int) -> BattleView:
+        """The battle as this annotator's assignment shows it; NotAssignedError if it is not theirs."""
+        with self.session_factory() as session:
+            assignment = session.scalars(select(Assignment).where(
+                Assignment.annotator_id == self.annotator_id, Assignment.battle_id == battle_id)).one_or_none()
+            if assignment is None:
+                raise NotAssignedError(f"battle {battle_id} is not assigned to annotator {self.annotator_id}")
+            image = assignment.battle.prompt.image
+            return BattleView(battle_id, assignment.battle.prompt.question, image.data, image.width, image.height,
+                              assignment.left.text, assignment.right.text)
+
+    def votes_cast(self) -> int:
+        """How many votes this annotator has cast."""
+        with self.session_factory() as session:
+            return session.scalar(select(func.count(Vote.id)).where(Vote.annotator_id == self.annotator_id)) or 0

@@ -199,7 +199,7 @@ def arena_study(layout: Layout, specs: dict[str, str], seed: int) -> tuple[str, 
     from arena.db import Vote, make_engine, upgrade_database
     from arena.generate import generate_answers
     from arena.simulate import simulate_votes
-    from arena.study import create_battles, import_answers, import_prompts
+    from arena.study import import_study
     from evals.adapters import load_adapter
     from evals.data import load_items
 
@@ -226,9 +226,7 @@ def arena_study(layout: Layout, specs: dict[str, str], seed: int) -> tuple[str, 
                      max_new_tokens=32, batch_size=4)
     rng = random.Random(seed)
     with factory() as session:
-        import_prompts(session, prompt_file)
-        import_answers(session, answers)
-        create_battles(session, rng)
+        import_study(session, rng, prompts=prompt_file, answers=[answers])
     votes = simulate_votes(factory, CorrectnessJudge(truth), PANEL_SIZE, VOTES_EACH, seed=seed)
     _say(f"{PANEL_SIZE} SIMULATED annotators cast {votes} votes in {db}")
     return db, votes

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arena.annotators import add_annotator
 from arena.db import Annotator, Assignment, Battle, Vote, make_engine, upgrade_database
-from arena.study import create_battles, import_answers, import_gold, import_prompts
+from arena.study import import_study
 from arena.testing_postgres import UNSAFE_FAST, PostgresServer, find_postgres_bin, postgres_server
 
 from .arena_files import png_bytes, write_jsonl
@@ -60,12 +60,18 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def _says(model: str, prompt: int) -> str:
+    return f"{model} says {prompt}"
+
+
 @pytest.fixture
 def make_study(session: Session, tmp_path: Path) -> Callable[..., list[str]]:
-    """Import `n_prompts` prompts (images as files and as base64), answers of `n_models` models to each,
-    a battle for every pair, and with `gold=True` one gold item per prompt. Returns the model names."""
+    """Import `n_prompts` prompts (images as files and as base64), answers of `n_models` models to each
+    (`answer(model, prompt number)`, by default "model-M says P"), a battle for every pair, and with `gold=True`
+    one gold item per prompt, in one `import_study`. Returns the model names."""
 
-    def make(n_models: int, n_prompts: int, gold: bool = False) -> list[str]:
+    def make(n_models: int, n_prompts: int, gold: bool = False,
+             answer: Callable[[str, int], str] = _says) -> list[str]:
         models = [f"model-{m}" for m in range(n_models)]
         prompts = []
         for p in range(n_prompts):
@@ -76,15 +82,13 @@ def make_study(session: Session, tmp_path: Path) -> Callable[..., list[str]]:
                 (tmp_path / f"image{p}.png").write_bytes(png_bytes(p))
                 record["image"] = f"image{p}.png"
             prompts.append(record)
-        import_prompts(session, write_jsonl(tmp_path / "prompts.jsonl", prompts))
-        answers = [{"prompt_id": f"p{p}", "model": model, "answer": f"{model} says {p}"}
+        answers = [{"prompt_id": f"p{p}", "model": model, "answer": answer(model, p)}
                    for p in range(n_prompts) for model in models]
-        import_answers(session, write_jsonl(tmp_path / "answers.jsonl", answers))
-        create_battles(session, random.Random(0))
-        if gold:
-            items = [{"prompt_id": f"p{p}", "good_model": models[0], "bad_answer": "a cat (wrong image)"}
-                     for p in range(n_prompts)]
-            import_gold(session, write_jsonl(tmp_path / "gold.jsonl", items), random.Random(1))
+        items = [{"prompt_id": f"p{p}", "good_model": models[0], "bad_answer": "a cat (wrong image)"}
+                 for p in range(n_prompts)]
+        import_study(session, random.Random(0), prompts=write_jsonl(tmp_path / "prompts.jsonl", prompts),
+                     answers=[write_jsonl(tmp_path / "answers.jsonl", answers)],
+                     gold=write_jsonl(tmp_path / "gold.jsonl", items) if gold else None)
         return models
 
     return make

@@ -1,118 +1,287 @@
-"""The voting and admin pages, driven through Streamlit's AppTest (no browser): sign in, vote, reveal, next."""
+"""The voting and admin pages, driven through Streamlit's AppTest (no browser): sign in, vote, reveal, next,
+two tabs of one annotator, an admin in the same tab, session keys, and the admin's tools."""
 
+import json
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from arena.annotators import add_annotator
-from arena.db import Vote
+from arena.annotators import add_annotator, load_server_secret, open_session, session_annotator
+from arena.db import Annotator, Assignment, Battle, SessionKey, Vote
 from arena.export import export_battles
+from arena.pages import votes_per_hour_chart
+from arena.render import render_markdown
+from arena.stats import votes_per_hour
 
 APP = str(Path(__file__).resolve().parents[2] / "arena" / "app.py")
+# Both pages in one script, the page picked by session state: one tab that moves between Vote and Admin.
+TWO_PAGES = """
+import streamlit as st
+from arena.pages import admin_page, keep_sign_ins_in_url, vote_page
+keep_sign_ins_in_url()
+(admin_page if st.session_state.get("page") == "admin" else vote_page)()
+"""
 ADMIN = "from arena.pages import admin_page\nadmin_page()"
+WORDS = {"model-0": "apples", "model-1": "pears", "model-2": "plums"}  # answers that never name their model
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def study(db_url, engine, session, make_study, monkeypatch):
+def study(db_url, engine, session, make_study, monkeypatch, tmp_path):
     monkeypatch.setenv("MOLMO_ARENA_DB", db_url)
-    make_study(n_models=3, n_prompts=2)
+    monkeypatch.setenv("MOLMO_ARENA_SECRET_FILE", str(tmp_path / "secret"))
+    make_study(n_models=3, n_prompts=2, answer=lambda model, p: f"I count {p + 3} {WORDS[model]}.")
     return {"alice": add_annotator(session, "alice"), "boss": add_annotator(session, "boss", admin=True)}
+
+
+def _app(source: str = APP) -> AppTest:
+    return (AppTest.from_file if source == APP else AppTest.from_string)(source, default_timeout=30)
 
 
 def _sign_in(app: AppTest, token: str) -> AppTest:
     app.run()
-    app.text_input(key="token").input(token)
-    app.button[0].click()
+    next(t for t in app.text_input if t.label == "Your personal token").input(token)
+    next(b for b in app.button if b.label == "Sign in").click()
     return app.run()
 
 
-def _texts(app: AppTest) -> list[str]:
-    return [m.value for m in app.markdown]
+def _click(app: AppTest, label: str) -> AppTest:
+    """Click the button whose label starts with `label`, as the page last drew it."""
+    next(b for b in app.button if b.label.startswith(label)).click()
+    return app.run()
+
+
+def _page_text(app: AppTest) -> str:
+    """Everything the page shows as text: Markdown, captions, alerts, HTML, widget labels."""
+    parts = [e.value for kind in ("markdown", "caption", "success", "info", "warning", "error", "html")
+             for e in app.get(kind)]
+    parts += [w.label for kind in ("button", "text_input", "selectbox", "segmented_control") for w in app.get(kind)]
+    return "\n".join(str(part) for part in parts)
+
+
+def _battle_on_screen(app: AppTest, session) -> Battle | None:
+    """The battle whose two answers the page shows (None when it shows no battle)."""
+    text = _page_text(app)
+    session.expire_all()
+    shown = [b for b in session.scalars(select(Battle))
+             if all(a.text in text or render_markdown(a.text) in text for a in (b.answer_a, b.answer_b))]
+    assert len(shown) <= 1
+    return shown[0] if shown else None
+
+
+def _votes(session) -> list[Vote]:
+    session.expire_all()
+    return session.scalars(select(Vote).order_by(Vote.id)).all()
 
 
 def test_a_wrong_token_is_refused(study):
-    app = _sign_in(AppTest.from_file(APP, default_timeout=30), "1.not-the-token")
+    app = _sign_in(_app(), "1.not-the-token")
     assert [e.value for e in app.error] == ["That token is not valid (or its annotator is disabled)."]
-    assert "#### Answer A" not in _texts(app)
+    assert "Answer A" not in _page_text(app)
 
 
-def test_sign_in_vote_reveal_next(study, session):
-    app = _sign_in(AppTest.from_file(APP, default_timeout=30), study["alice"])
+def test_sign_in_vote_reveal_next_with_the_models_hidden_until_the_vote(study, session):
+    app = _sign_in(_app(), study["alice"])
     assert not app.exception
-    assert "#### Answer A" in _texts(app) and "#### Answer B" in _texts(app)
-    assert [b.label for b in app.button] == ["A is better (1)", "B is better (2)", "Tie: both good (3)",
-                                             "Tie: both bad (4)", "Can't tell (5)"]
-    answers = [t for t in _texts(app) if " says " in t]
-    assert len(answers) == 2 and not any("alice" in t for t in answers)  # identities hidden: only the text
-    app.text_input(key=next(t.key for t in app.text_input if t.key.startswith("reason"))).input("A is concrete")
-    app.button(key="vote-left_better").click()
-    app = app.run()
-    revealed = app.session_state["revealed"]
-    assert app.success[0].value == f"Thanks! A was **{revealed[0]}**, B was **{revealed[1]}**."
-    assert answers[0].startswith(revealed[0]) and answers[1].startswith(revealed[1])  # answers say "model says p"
-    vote = session.scalars(select(Vote)).one()
-    assert vote.reason == "A is concrete"
-    first_battle = vote.battle_id
-    app.button(key="next").click()
-    app = app.run()
-    assert "#### Answer A" in _texts(app) and "revealed" not in app.session_state
-    app.button(key="vote-tie_bad").click()
-    app.run()
-    votes = session.scalars(select(Vote).order_by(Vote.id)).all()
-    assert [v.choice for v in votes][1] == "tie_bad" and votes[1].battle_id != first_battle
+    battle = _battle_on_screen(app, session)
+    assert battle is not None
+    before = _page_text(app)
+    assert not any(name in before for name in WORDS)  # no model's name anywhere before the vote
+    assert "0 votes so far" in before
+    assert [b.label for b in app.button if b.key and b.key.startswith("vote-")] == [
+        "A is better", "B is better", "Tie: both good", "Tie: both bad", "Can't tell"]  # the shortcut is shown once
+    app.text_input(key=f"reason-{battle.id}").input("A is concrete")
+    app = _click(app, "A is better")
+    assignment = session.scalars(select(Assignment).where(Assignment.battle_id == battle.id)).one()
+    left, right = assignment.left.model.name, assignment.right.model.name
+    assert app.success[0].value == f"Thanks! A was **{left}**, B was **{right}**."
+    assert "1 vote so far" in _page_text(app)
+    (vote,) = _votes(session)
+    assert (vote.battle_id, vote.reason) == (battle.id, "A is concrete")
+    assert vote.choice == ("b_better" if assignment.swapped else "a_better")
+
+    app = _click(app, "Next battle")
+    second = _battle_on_screen(app, session)
+    assert second is not None and second.id != battle.id and not any(name in _page_text(app) for name in WORDS)
+    app = _click(app, "Tie: both bad")
+    assert [(v.battle_id, v.choice) for v in _votes(session)][1] == (second.id, "tie_bad")
+    assert "2 votes so far" in _page_text(app)
 
 
-def test_the_url_session_key_remembers_the_annotator(study):
-    first = _sign_in(AppTest.from_file(APP, default_timeout=30), study["alice"])
+def _second_tab(first: AppTest) -> AppTest:
+    tab = _app()
+    tab.query_params["session"] = first.query_params["session"]
+    return tab.run()
+
+
+def test_the_first_click_counts_not_the_second(study, session):
+    """Two tabs show the same battle; "B is better" in one, then "A is better" in the other: B stands."""
+    one = _sign_in(_app(), study["alice"])
+    two = _second_tab(one)
+    battle = _battle_on_screen(one, session)
+    assert _battle_on_screen(two, session).id == battle.id
+    _click(one, "B is better")
+    two = _click(two, "A is better")
+    assert "already voted" in _page_text(two)
+    swapped = session.scalars(select(Assignment.swapped).where(Assignment.battle_id == battle.id)).one()
+    assert [(v.battle_id, v.choice) for v in _votes(session)] == [(battle.id, "a_better" if swapped else "b_better")]
+
+
+def test_a_stale_tab_never_votes_on_a_battle_it_did_not_show(study, session):
+    """Issue 15 item 1: vote in two tabs, Next in the first, then "A is better" in the second."""
+    one = _sign_in(_app(), study["alice"])
+    two = _second_tab(one)
+
+    def click(tab: AppTest, label: str) -> AppTest:
+        shown, before = _battle_on_screen(tab, session), len(_votes(session))
+        tab = _click(tab, label)
+        stored = _votes(session)[before:]
+        assert all(vote.battle_id == shown.id for vote in stored), (label, shown.id, stored[0].battle_id)
+        return tab
+
+    one = click(one, "A is better")
+    two = click(two, "A is better")
+    one = click(one, "Next battle")
+    two = click(two, "A is better")  # the button tab 2 shows now, whatever screen it is on
+    one = click(one, "Tie: both good")
+    votes = _votes(session)
+    assert len(votes) == len({v.battle_id for v in votes}) >= 2
+
+
+def test_an_admin_signing_in_on_the_admin_page_leaves_the_voter_alone(study, session):
+    """Issue 15 item 2: alice votes, boss signs in on the Admin page of the same tab, back to Vote."""
+    app = _sign_in(_app(TWO_PAGES), study["alice"])
+    battle = _battle_on_screen(app, session)
+    app.session_state["page"] = "admin"
+    app = _sign_in(app, study["boss"])
+    assert "### Study progress" in _page_text(app)
+    app.session_state["page"] = "vote"
+    app = app.run()
+    assert "Signed in as **alice**" in _page_text(app)
+    assert _battle_on_screen(app, session).id == battle.id
+    app = _click(app, "B is better")
+    assert not app.error and app.success and [v.battle_id for v in _votes(session)] == [battle.id]
+    alice = session.scalars(select(Annotator).where(Annotator.name == "alice")).one()
+    assert _votes(session)[0].annotator_id == alice.id
+    assert app.query_params["session"] and app.query_params["admin"]  # both sign-ins stay in the URL
+
+
+def test_session_keys_are_signed_expire_and_are_revoked_one_by_one(study, session, tmp_path):
+    first = _sign_in(_app(), study["alice"])
     key = first.query_params["session"]
     assert study["alice"] not in key  # the URL never holds the token
-    again = AppTest.from_file(APP, default_timeout=30)
-    again.query_params["session"] = key
-    again.run()
-    assert "Signed in as **alice**" in again.caption[0].value
-    forged = AppTest.from_file(APP, default_timeout=30)
-    forged.query_params["session"] = key[:-1] + ("0" if key[-1] != "0" else "1")
-    forged.run()
-    assert not forged.caption and forged.text_input(key="token")
+    again = _sign_in(_app(), study["alice"])
+    assert again.query_params["session"] != key  # a new key at every sign-in
+    assert "Signed in as **alice**" in _page_text(_second_tab(first))  # a second tab with the URL's key
+
+    def opens_with(url_key: str) -> bool:
+        tab = _app()
+        tab.query_params["session"] = url_key
+        tab.run()
+        return "Signed in as" in _page_text(tab)
+
+    number, _, signature = key.partition(".")
+    assert not opens_with(f"{number}.{signature[:-1]}{'A' if signature[-1] != 'A' else 'B'}")  # forged
+    alice = session.scalars(select(Annotator).where(Annotator.name == "alice")).one()
+    secret = load_server_secret(tmp_path / "secret")
+    stale = open_session(session, alice, secret, hours=1, now=time.time() - 7200)
+    assert not opens_with(stale)  # expired
+    assert opens_with(open_session(session, alice, secret))
+    assert not opens_with(open_session(session, alice, load_server_secret(tmp_path / "other-secret")))
+
+    second_key = again.query_params["session"]
+    again = _click(again, "Sign out")  # revokes this key only
+    assert not again.query_params.get("session") and "Your personal token" in _page_text(again)
+    assert not opens_with(second_key)
+    assert "Signed in as **alice**" in _page_text(first.run())  # alice's first sign-in still works
+    assert session_annotator(session, key, secret).name == "alice"
 
 
-def test_a_double_vote_is_stored_once(study, session):
-    app = _sign_in(AppTest.from_file(APP, default_timeout=30), study["alice"])
-    assignment = app.session_state["assignment_id"]
-    app.button(key="vote-right_better").click()
-    app = app.run()
-    app.session_state["assignment_id"] = assignment  # a second tab still showing the same battle
-    app.session_state["revealed"] = None
-    app = app.run()
-    app.button(key="vote-left_better").click()
-    app = app.run()
-    assert [i.value for i in app.info] == ["You have already voted on this battle."]
-    votes = session.scalars(select(Vote)).all()
-    assert len(votes) == 1 and votes[0].choice in ("a_better", "b_better")  # the first click, not the second
+def test_the_points_selector_appears_only_for_answers_with_points(db_url, engine, session, make_study, monkeypatch,
+                                                                  tmp_path):
+    monkeypatch.setenv("MOLMO_ARENA_DB", db_url)
+    monkeypatch.setenv("MOLMO_ARENA_SECRET_FILE", str(tmp_path / "secret"))
+    make_study(n_models=3, n_prompts=1, answer=lambda model, p: (
+        'Here: <point x="50" y="50" alt="dot">dot</point>' if model == "model-1" else f"no points from {model}"))
+    app = _sign_in(_app(), add_annotator(session, "carol"))
+    seen = set()
+    for _ in range(3):
+        battle = _battle_on_screen(app, session)
+        has_points = "model-1" in (battle.answer_a.model.name, battle.answer_b.model.name)
+        selectors = app.get("segmented_control")
+        assert len(selectors) == int(has_points)
+        if has_points:
+            side = selectors[0].options[0]
+            assert selectors[0].options == [side] and side in "AB"  # only the side that has points
+            selectors[0].set_value(side)
+            app = app.run()
+            assert not app.exception
+        seen.add(has_points)
+        app = _click(_click(app, "Tie: both good"), "Next battle")
+    assert seen == {True, False}
 
 
-def test_admin_page_needs_an_admin_and_disabling_empties_exports(study, session, tmp_path):
-    voter = _sign_in(AppTest.from_file(APP, default_timeout=30), study["alice"])
-    voter.button(key="vote-left_better").click()
-    voter.run()
-    assert export_battles(session, tmp_path / "before.jsonl") == 1
-
-    refused = _sign_in(AppTest.from_string(ADMIN, default_timeout=30), study["alice"])
+def test_admin_page_needs_an_admin(study):
+    refused = _sign_in(_app(ADMIN), study["alice"])
     assert [e.value for e in refused.error] == ["That token does not belong to an admin."]
 
-    admin = _sign_in(AppTest.from_string(ADMIN, default_timeout=30), study["boss"])
-    assert not admin.exception
-    headings = _texts(admin)
-    for heading in ("### Study progress", "### Annotators", "### Gold accuracy", "### Agreement between annotators"):
-        assert heading in headings
+
+def test_disabling_asks_first_refreshes_the_tables_and_can_be_undone(study, session, tmp_path):
+    voter = _sign_in(_app(), study["alice"])
+    _click(voter, "A is better")
+    assert export_battles(session, tmp_path / "before.jsonl") == 1
+
+    admin = _sign_in(_app(ADMIN), study["boss"])
     progress = admin.dataframe[0].value
     assert progress["votes"].sum() == 1 and len(progress) == 3  # three model pairs
+
+    def enabled_column(app: AppTest) -> dict[str, bool]:
+        table = app.dataframe[1].value
+        return dict(zip(table["annotator"], table["enabled"], strict=True))
+
+    assert enabled_column(admin)["alice"]
     admin.selectbox(key="disable-name").select("alice")
-    admin = admin.run()
-    admin.button(key="disable").click()
-    admin = admin.run()
+    admin = _click(admin.run(), "Disable")
+    assert any("Disable **alice**?" in w.value for w in admin.warning)
+    assert export_battles(session, tmp_path / "asked.jsonl") == 1  # nothing happens before the confirmation
+    admin = _click(admin, "Cancel")
+    assert not admin.warning and enabled_column(admin)["alice"]
+
+    admin.selectbox(key="disable-name").select("alice")
+    admin = _click(_click(admin.run(), "Disable"), "Yes, disable alice")
     assert admin.success[0].value == "alice is disabled."
+    assert not enabled_column(admin)["alice"]  # the table drawn in the same run shows it
     assert export_battles(session, tmp_path / "after.jsonl") == 0
+    admin = _click(admin, "Undo")
+    assert admin.success[0].value == "alice is enabled again."
+    assert enabled_column(admin)["alice"] and export_battles(session, tmp_path / "undone.jsonl") == 1
+
+
+def test_admin_tables_give_units_and_the_chart_an_hourly_axis(study, session):
+    voter = _sign_in(_app(), study["alice"])
+    _click(voter, "A is better")
+    admin = _sign_in(_app(ADMIN), study["boss"])
+    annotators = admin.dataframe[1]
+    assert "median_seconds_to_vote" in annotators.value.columns
+    config = json.loads(annotators.proto.columns)
+    assert config["median_seconds_to_vote"]["type_config"]["format"] == "%.1f s"
+    (chart,) = admin.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    encoding = spec["encoding"]
+    assert encoding["x"]["type"] == "temporal" and encoding["x"]["scale"]["type"] == "utc"
+    assert encoding["x"]["axis"]["format"] == "%b %d, %H:00" and encoding["x2"]["field"] == "end"
+    bars = votes_per_hour_chart(votes_per_hour(session)).data
+    assert ((bars["end"] - bars["hour"]) == pd.Timedelta(hours=1)).all() and bars["votes"].tolist() == [1]
+
+
+def test_a_disabled_annotators_session_stops_working(study, session):
+    app = _sign_in(_app(), study["alice"])
+    session.scalars(select(Annotator).where(Annotator.name == "alice")).one().enabled = False
+    session.commit()
+    app = app.run()
+    assert "Your personal token" in _page_text(app) and "Signed in as" not in _page_text(app)
+    assert session.scalars(select(SessionKey)).all()  # the key stays, for when the annotator is enabled again

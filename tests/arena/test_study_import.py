@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 
 from arena import study
 from arena.db import Answer, Battle, Image, Model, ModelPair, Prompt
-from arena.study import check_image, create_battles, import_answers, import_gold, import_prompts
+from arena.study import (
+    MAX_TEXT_CHARS,
+    ImportCounts,
+    check_image,
+    create_battles,
+    import_answers,
+    import_gold,
+    import_prompts,
+    import_study,
+)
 
 from .arena_files import png_bytes, write_jsonl
 
@@ -159,3 +168,51 @@ def test_gold_items_pit_a_stored_answer_against_a_bad_one(session: Session, make
     again = write_jsonl(tmp_path / "again.jsonl", [{"prompt_id": "p0", "good_model": "model-1", "bad_answer": "x"}])
     with pytest.raises(ValueError, match="'p0' already has a gold item"):
         import_gold(session, again, random.Random(0))
+
+
+def _counts(session: Session) -> tuple[int, ...]:
+    session.expire_all()
+    return tuple(_count(session, table) for table in (Image, Prompt, Model, Answer, ModelPair, Battle))
+
+
+def test_an_import_is_all_or_nothing(session: Session, tmp_path: Path) -> None:
+    """Issue 15 item 3: good prompts with bad answers, or a bad second answer file, store nothing at all."""
+    (tmp_path / "one.png").write_bytes(png_bytes(1))
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt_id": "p1", "image": "one.png", "question": "?"}])
+    first = write_jsonl(tmp_path / "first.jsonl", [{"prompt_id": "p1", "model": m, "answer": m} for m in "xy"])
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"prompt_id": "p1", "model": "newmodel", "answer": "fine"},
+                                               {"prompt_id": "p1", "model": "z"}])
+    fixed = write_jsonl(tmp_path / "fixed.jsonl", [{"prompt_id": "p1", "model": m, "answer": m}
+                                                   for m in ("newmodel", "z")])
+    gold = write_jsonl(tmp_path / "gold.jsonl", [{"prompt_id": "p1", "good_model": "nobody", "bad_answer": "b"}])
+    for files in ({"answers": [bad]}, {"answers": [first, bad]}, {"answers": [first], "gold": gold}):
+        with pytest.raises(ValueError, match=r"(bad|gold)\.jsonl:\d: field"):
+            import_study(session, random.Random(0), prompts=prompts, **files)
+        assert _counts(session) == (0, 0, 0, 0, 0, 0)
+    with pytest.raises(ValueError, match="pairs per prompt must be at least 1, not 0"):
+        import_study(session, random.Random(0), prompts=prompts, answers=[first], pairs_per_prompt=0)
+    assert _counts(session) == (0, 0, 0, 0, 0, 0)
+    counts = import_study(session, random.Random(0), prompts=prompts, answers=[first, fixed])
+    assert counts == ImportCounts(prompts=1, answers=(2, 2), battles=6, gold=0)
+    assert _counts(session) == (1, 1, 4, 4, 6, 6)
+
+
+def test_questions_and_answers_over_the_limit_are_refused(session: Session, tmp_path: Path) -> None:
+    """Issue 15 item 6: a 10 MB answer stops the import with a clear error."""
+    (tmp_path / "one.png").write_bytes(png_bytes(1))
+    at_limit = "x" * MAX_TEXT_CHARS
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt_id": "p1", "image": "one.png", "question": at_limit}])
+    answers = write_jsonl(tmp_path / "answers.jsonl", [{"prompt_id": "p1", "model": "x", "answer": at_limit},
+                                                       {"prompt_id": "p1", "model": "y", "answer": "y" * 10_000_000}])
+    with pytest.raises(ValueError, match=f"answers.jsonl:2: field 'answer': 10000000 characters, more than the "
+                                         f"limit of {MAX_TEXT_CHARS}"):
+        import_study(session, random.Random(0), prompts=prompts, answers=[answers])
+    long_question = write_jsonl(tmp_path / "long.jsonl", [{"prompt_id": "p2", "image": "one.png",
+                                                           "question": at_limit + "?"}])
+    with pytest.raises(ValueError, match=r"long\.jsonl:1: field 'question'"):
+        import_study(session, random.Random(0), prompts=long_question)
+    good = write_jsonl(tmp_path / "good.jsonl", [{"prompt_id": "p1", "model": "x", "answer": at_limit}])
+    gold = write_jsonl(tmp_path / "gold.jsonl", [{"prompt_id": "p1", "good_model": "x", "bad_answer": at_limit * 2}])
+    with pytest.raises(ValueError, match=r"gold\.jsonl:1: field 'bad_answer'"):
+        import_study(session, random.Random(0), prompts=prompts, answers=[good], gold=gold)
+    assert _counts(session) == (0, 0, 0, 0, 0, 0)

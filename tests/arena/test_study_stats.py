@@ -85,7 +85,7 @@ def test_progress_and_pace(session: Session, scenario) -> None:
     assert people["votes"].to_dict() == {"a0": 5, "a1": 4, "a2": 2}
     assert people["assigned"].to_dict() == {"a0": 5, "a1": 4, "a2": 2}
     assert people["cant_tell"].to_dict() == {"a0": 1, "a1": 0, "a2": 0}
-    assert (people["median_latency"] == 5.0).all()
+    assert (people["median_seconds_to_vote"] == 5.0).all()
     assert people.loc["a2", "last_vote"].timestamp() == 12 * HOUR + 65
 
     hours = votes_per_hour(session)

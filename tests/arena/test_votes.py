@@ -6,7 +6,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arena.annotators import disable_annotator
 from arena.db import Annotator, Assignment, Battle, Vote
-from arena.votes import DuplicateVoteError, NotAssignedError, Revealed, record_vote
+from arena.votes import (
+    AnnotatorDisabledError,
+    AnnotatorVotes,
+    DuplicateVoteError,
+    NotAssignedError,
+    Revealed,
+    record_vote,
+)
 
 
 @pytest.fixture
@@ -83,3 +90,18 @@ def test_bad_choices_and_disabled_annotators_are_refused(session: Session, sessi
     with pytest.raises(PermissionError, match="disabled"):
         record_vote(session_factory, person, battle.id, "left_better")
     assert session.scalar(select(func.count()).select_from(Vote)) == 0
+
+
+def test_the_store_shows_an_assignment_as_its_annotator_sees_it(session: Session, session_factory, battle,
+                                                                annotators) -> None:
+    owner, other = annotators(2)
+    _assign(session, owner, battle, swapped=True)
+    view = AnnotatorVotes(session_factory, owner).view(battle.id)
+    assert (view.battle_id, view.left, view.right) == (battle.id, battle.answer_b.text, battle.answer_a.text)
+    assert view.image == battle.prompt.image.data and (view.width, view.height) == (8, 6)
+    with pytest.raises(NotAssignedError):
+        AnnotatorVotes(session_factory, other).view(battle.id)
+    assert AnnotatorVotes(session_factory, owner).votes_cast() == 0
+    disable_annotator(session, session.get(Annotator, other).name)
+    with pytest.raises(AnnotatorDisabledError):
+        AnnotatorVotes(session_factory, other).next_battle()
