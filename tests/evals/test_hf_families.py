@@ -84,7 +84,7 @@ def test_batched_generation_equals_one_by_one(family, data):
     for task, path in data.items():
         for item in load_items(task, path, limit=2):
             prompt = render_prompt(task, "generic", item)
-            requests.append(GenerationRequest(prompt.text, item.image, prompt.max_new_tokens))
+            requests.append(GenerationRequest(prompt.text, item.images, prompt.max_new_tokens))
     # A tiny wide image and a tall one: grids, tiles and anyres cells that differ within one batch.
     requests += [GenerationRequest("How many?", _png((150, 20)), 8), GenerationRequest("What?", _png((30, 90)), 5)]
     batched = adapter.generate(requests)

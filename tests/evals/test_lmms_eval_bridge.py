@@ -126,7 +126,7 @@ def test_lmms_eval_runs_our_adapter_by_its_registered_name(lmms_eval_cli, chartq
         for sample in logged:
             item = items[int(sample["doc_id"])]
             assert sample["input"] == f"{item.question}\nAnswer with a number."
-            [answer] = adapter.generate([GenerationRequest(sample["input"], item.image, 6)])
+            [answer] = adapter.generate([GenerationRequest(sample["input"], item.images, 6)])
             # "\n\n" is the stop string lmms-eval gives a generation task that names none
             assert sample["filtered_resps"] == cut_at_stops(answer.text, ["\n\n"])
             assert sample["token_counts"] == [{"output_tokens": answer.output_tokens}]
