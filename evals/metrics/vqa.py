@@ -102,9 +102,15 @@ def _flatten(text: str) -> str:
 
 
 @lru_cache(maxsize=1 << 18)
+def _vqa_forms(text: str) -> tuple[str, str]:
+    """(flattened, normalised): the two forms vqaEval.py compares, computed once per distinct string."""
+    flat = _flatten(text)
+    return flat, process_digit_article(process_punctuation(flat))
+
+
 def vqa_normalize(text: str) -> str:
     """vqaEval.py's normalisation of an answer: `_flatten`, `process_punctuation`, `process_digit_article`."""
-    return process_digit_article(process_punctuation(_flatten(text)))
+    return _vqa_forms(text)[1]
 
 
 @lru_cache(maxsize=1 << 18)
@@ -125,7 +131,7 @@ def molmo_normalize(text: str) -> str:
 
 def clear_caches() -> None:
     """Forget the cached normalisations (for timing a cold pass)."""
-    for normalize in (vqa_normalize, evalai_normalize, molmo_normalize):
+    for normalize in (_vqa_forms, evalai_normalize, molmo_normalize):
         normalize.cache_clear()
 
 
@@ -150,11 +156,11 @@ def vqa_v2_accuracy(prediction: str, answers: list[str]) -> float:
     against ten "yes" (the authors' choice, kept for answers that quote text from the image: GT-Vision-Lab/VQA
     issue 14). The check and the normalisation are vqaEval.py's; the prediction goes in raw.
     """
-    flat = [_flatten(answer) for answer in answers]
+    flat, normalized = zip(*map(_vqa_forms, answers), strict=True)
     if len(set(flat)) > 1:
-        predicted, expected = vqa_normalize(prediction), [vqa_normalize(answer) for answer in answers]
+        predicted, expected = _vqa_forms(prediction)[1], normalized
     else:
-        predicted, expected = _flatten(prediction), flat
+        predicted, expected = _vqa_forms(prediction)[0], flat
     return leave_one_out_accuracy(expected.count(predicted), len(answers))
 
 
