@@ -154,3 +154,18 @@ def test_a_missing_key_or_sdk_or_bad_option_is_named(kind, monkeypatch):
     monkeypatch.setitem(sys.modules, "anthropic" if kind == "anthropic" else "google.genai", None)
     with pytest.raises(ImportError, match=rf"pip install 'molmo-arena\[{kind}\]'"):
         load_adapter(f"{kind}:m")
+
+
+def test_several_images_go_in_order_before_the_text(api):
+    kind, fake = api
+    load_adapter(f"{kind}:test-model").generate([GenerationRequest("<image 1> or <image 2>?", (PNG, JPEG), 5)])
+    body = fake.requests[0]["body"]
+    if kind == "anthropic":
+        blocks = body["messages"][0]["content"]
+        assert [block["type"] for block in blocks] == ["image", "image", "text"]
+        sent = [base64.b64decode(block["source"]["data"]) for block in blocks[:2]]
+    else:
+        parts = body["contents"][0]["parts"]
+        assert "text" in parts[2]
+        sent = [base64.urlsafe_b64decode(part["inlineData"]["data"]) for part in parts[:2]]
+    assert sent == [PNG, JPEG]
