@@ -69,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
 
     items = make_items(args.items, args.seed)
-    vqa._normalized.cache_clear()
+    vqa.clear_caches()
     start, start_cpu = time.perf_counter(), time.process_time()
     scores = [score_item("vqav2", prediction, answers).score for prediction, answers in items]
     scoring_s, scoring_cpu_s = time.perf_counter() - start, time.process_time() - start_cpu

@@ -45,7 +45,7 @@ def _requests(data: Path, items: int) -> list[GenerationRequest]:
     for task in TASKS:
         for item in load_items(get_task(task), str(write_fixture(task, data, n=per_task)), None):
             prompt = render_prompt(task, "generic", item)
-            requests.append(GenerationRequest(prompt.text, item.image, prompt.max_new_tokens, prompt.max_crops))
+            requests.append(GenerationRequest(prompt.text, item.images, prompt.max_new_tokens, prompt.max_crops))
     return requests[:items]
 
 

@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from evals.metrics.math import ChatCompletionsJudge
+    from evals.metrics.judge import ChatCompletionsJudge
+
+PROFILES = ("official", "molmo")  # evals.metrics.registry.PROFILES, named here so the console starts fast
+SCORING_HELP = ("scoring profile: official (each benchmark's official scorer on the raw output; default) or molmo "
+                "(the Molmo release's clean-up and metric variants); docs/scoring.md")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -32,12 +36,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Score one task's predictions. Each JSON line holds `id`, `prediction`, `answers` (list of strings; the "
             "correct letter for multiple choice), optional `choices` (option texts) and optional `meta`. Lines "
-            "with a `task` field naming another task are skipped, so a run's samples.jsonl can be rescored as is."
+            "with a `task` field naming another task are skipped, and a line with an `error` scores 0, so a run's "
+            "samples.jsonl can be rescored as is."
         ),
     )
     score.add_argument("task", help="task short name, e.g. vqav2, docvqa, ai2d")
     score.add_argument("predictions", type=Path, help="JSONL file of predictions")
     score.add_argument("--out", type=Path, help="write one JSON line of scores per prediction here")
+    score.add_argument("--scoring", choices=PROFILES, default="official", help=SCORING_HELP)
     score.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     score.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     judge = score.add_argument_group("MathVista answer judge (optional, OpenAI-compatible chat completions)")
@@ -116,7 +122,7 @@ def _judge(args: argparse.Namespace) -> ChatCompletionsJudge | None:
         raise ValueError(f"--judge-model: the answer judge only applies to mathvista, not {args.task}")
     if not args.judge_base_url or not args.judge_api_key_env:
         raise ValueError("--judge-model needs --judge-base-url and --judge-api-key-env")
-    from evals.metrics.math import ChatCompletionsJudge
+    from evals.metrics.judge import ChatCompletionsJudge
 
     return ChatCompletionsJudge(
         base_url=args.judge_base_url,
@@ -144,7 +150,7 @@ def run_score(args: argparse.Namespace) -> int:
     from evals.metrics import score_item, task_metric
     from evals.metrics.bootstrap import bootstrap_interval
 
-    metric = task_metric(args.task)
+    metric = task_metric(args.task, args.scoring)
     judge = _judge(args)
     records = read_predictions(args.predictions, args.task)
     rows, scores, unparsed = [], [], 0
@@ -157,16 +163,16 @@ def run_score(args: argparse.Namespace) -> int:
                 record["answers"],
                 record.get("choices"),
                 record.get("meta"),
+                profile=args.scoring,
                 judge=judge,
             )
         except ValueError as error:
             raise ValueError(f"{args.predictions}:{number}: {error}") from None
+        score = 0.0 if record.get("error") else result.score  # a run's failed item stays failed, as the run scored it
         rows.append(
-            json.dumps(
-                {"id": record["id"], "score": result.score, "parsed": result.parsed, "secondary": result.secondary}
-            )
+            json.dumps({"id": record["id"], "score": score, "parsed": result.parsed, "secondary": result.secondary})
         )
-        scores.append(result.score)
+        scores.append(score)
         unparsed += result.parsed is None
         for name, value in result.secondary.items():
             secondary.setdefault(name, []).append(value)
@@ -175,7 +181,7 @@ def run_score(args: argparse.Namespace) -> int:
     low, high = bootstrap_interval(scores, seed=args.seed, n_resamples=args.resamples)
     mean = sum(scores) / len(scores)
     print(
-        f"{args.task} {metric.metric}: {100 * mean:.2f} "
+        f"{args.task} {metric.metric} ({args.scoring} scoring): {100 * mean:.2f} "
         f"(95% bootstrap CI {100 * low:.2f}-{100 * high:.2f}, seed {args.seed}); "
         f"items {len(scores)}, unparsed {unparsed}"
     )
@@ -205,6 +211,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--data-dir", type=Path, metavar="DIR",
                      help="a folder with TASK.parquet / TASK.jsonl / TASK/ per task (as python -m evals.fixtures "
                      "writes)")
+    run.add_argument("--scoring", choices=PROFILES, default="official", help=SCORING_HELP)
     run.add_argument("--out", type=Path, help="run folder (default: results/runs/<model>-<prompt set>)")
     run.add_argument("--submission", action="store_true",
                      help="run the server-scored split (VQA v2 test-dev, DocVQA/InfographicVQA test) and write "
@@ -226,12 +233,15 @@ def _add_compare_parser(commands: argparse._SubParsersAction) -> None:
         "compare",
         help="show runs beside the Molmo paper's published numbers",
         description="Print a Markdown table: the paper's Table 1 (results/reference/molmo_paper_table1.csv) and "
-        "each run's per-task scores.",
+        "each run's per-task scores. The paper's numbers come from the Molmo release's own scoring, so by default "
+        "each run is shown under the molmo profile, rescored from its samples.jsonl when it was scored otherwise.",
     )
     compare.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders (or their run.json)")
     compare.add_argument("--reference", type=Path,
                          help="a table in the layout of results/reference/molmo_paper_table1.csv (default: that one)")
     compare.add_argument("--models", help="comma-separated reference models to show (default: all)")
+    compare.add_argument("--scoring", choices=PROFILES, default="molmo",
+                         help="scoring profile the runs are shown under (default molmo, as the paper's table)")
     compare.set_defaults(func=run_compare)
 
 
@@ -301,7 +311,7 @@ def run_run(args: argparse.Namespace) -> int:
     adapter = load_adapter(args.model, device=device, dtype=args.dtype)
     prompt_set = args.prompt_set or adapter.prompt_family
     config = RunConfig(tasks=tuple(tasks), prompt_set=prompt_set, limit=args.limit, batch_size=args.batch_size,
-                       seed=args.seed, data=data, submission=args.submission)
+                       seed=args.seed, data=data, submission=args.submission, scoring=args.scoring)
     out = args.out or Path("results/runs") / f"{_slug(args.model)}-{prompt_set}"
     progress = lambda batches, task, total: tqdm(batches, desc=task, total=total, unit="batch",  # noqa: E731
                                                  disable=shard.rank != 0)
@@ -361,6 +371,21 @@ def summary_table(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _scores_under(record: dict[str, Any], samples: Path, profile: str) -> dict[str, Any]:
+    """A finished run's per-task scores under `profile`: as recorded when the run was scored with it, else its
+    samples rescored."""
+    from evals.runner import read_records, score_record, summarise
+
+    config = record["config"]
+    if config.get("scoring") == profile or config.get("submission"):
+        return record["scores"]
+    if not samples.exists():
+        raise ValueError(f"{samples}: needed to rescore the run under the {profile} profile, and missing")
+    rescored = [score_record(sample, profile) for sample in read_records(samples)]
+    return {task: summarise(task, [r for r in rescored if r["task"] == task], config.get("seed", 0))
+            for task in config["tasks"]}
+
+
 def run_compare(args: argparse.Namespace) -> int:
     """Print the paper's Table 1 rows beside each run's per-task scores."""
     import csv
@@ -385,8 +410,9 @@ def run_compare(args: argparse.Namespace) -> int:
         if "scores" not in record:
             raise ValueError(f"{path}: the run has not finished (no scores yet)")
         name = record["model"].get("model", str(run))
-        rows.append((f"{name} ({record['config']['prompt_set']} prompts)",
-                     [record["scores"].get(t, {}).get("score") for t in TASKS]))
+        scores = _scores_under(record, path.parent / "samples.jsonl", args.scoring)
+        rows.append((f"{name} ({record['config']['prompt_set']} prompts, {args.scoring} scoring)",
+                     [scores.get(t, {}).get("score") for t in TASKS]))
     header = "| model | " + " | ".join(TASKS) + " | avg11 |"
     lines = [header, "|---|" + "---|" * (len(TASKS) + 1)]
     for name, values in rows:

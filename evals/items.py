@@ -12,7 +12,8 @@ class EvalItem:
 
     `answers` holds the ground-truth strings: the annotators' answers for VQA-style tasks, the correct option's
     letter ("A", "B", ...) for multiple choice. `choices` holds the option texts for multiple choice, else None.
-    `image` is the encoded image file (PNG/JPEG bytes), decoded only when a model needs it. `meta` carries
+    `images` holds the encoded image files (PNG/JPEG bytes) the question shows, in order (several for an MMMU
+    question that names `<image 2>` and more), decoded only when a model needs them. `meta` carries
     task-specific fields that prompts or metrics need (for example ChartQA's human/augmented split, MathVista's
     answer type and precision, MMMU's question type).
     """
@@ -20,6 +21,11 @@ class EvalItem:
     id: str
     question: str
     answers: list[str]
-    image: bytes | None = None
+    images: tuple[bytes, ...] = ()
     choices: list[str] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image(self) -> bytes | None:
+        """The first image, for places that show one picture per question (the arena's prompts)."""
+        return self.images[0] if self.images else None

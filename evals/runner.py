@@ -21,8 +21,7 @@ from evals.adapters.base import GenerationRequest, ModelAdapter
 from evals.data import dataset_fingerprint, load_items
 from evals.items import EvalItem
 from evals.metrics.bootstrap import bootstrap_interval
-from evals.metrics.registry import score_item
-from evals.metrics.text import clean_prediction
+from evals.metrics.registry import DEFAULT_PROFILE, answer_text, score_item
 from evals.prompts import prompt_hash, render_prompt
 from evals.tasks import TaskSpec, get_task, submission_task
 
@@ -41,6 +40,7 @@ class RunConfig:
     seed: int = 0
     data: dict[str, str] = field(default_factory=dict)  # task -> local copy in the hub schema
     submission: bool = False  # the server-scored split: predictions go to submission/<task>.json, unscored
+    scoring: str = DEFAULT_PROFILE  # the scoring profile (evals.metrics.registry.PROFILES)
 
     def spec(self, task: str) -> TaskSpec:
         return submission_task(task) if self.submission else get_task(task)
@@ -79,7 +79,7 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
+def read_records(path: Path) -> list[dict[str, Any]]:
     """Complete lines of a samples file; a line cut short by a kill is dropped (and truncated away)."""
     if not path.exists():
         return []
@@ -157,7 +157,7 @@ class EvaluationRun:
         identity = _identity(self.adapter, self.config)
         self._check_identity(identity)
         self.samples_path.parent.mkdir(parents=True, exist_ok=True)
-        done = {(r["task"], r["id"]) for r in _read_records(self.samples_path)}
+        done = {(r["task"], r["id"]) for r in read_records(self.samples_path)}
         with open(self.samples_path, "a", encoding="utf-8") as sink:
             for task in self.config.tasks:
                 items = load_items(self.config.spec(task), self.config.data.get(task), self.config.limit)
@@ -174,7 +174,7 @@ class EvaluationRun:
     def _evaluate(self, task: str, todo: list[tuple[int, EvalItem]], sink) -> None:
         prompts = {item.id: render_prompt(task, self.config.prompt_set, item) for _, item in todo}
         # Length-sorted batches waste little padding; image and text-only items are never mixed.
-        todo = sorted(todo, key=lambda pair: (pair[1].image is None, -len(prompts[pair[1].id].text), pair[0]))
+        todo = sorted(todo, key=lambda pair: (not pair[1].images, -len(prompts[pair[1].id].text), pair[0]))
         size = self.config.batch_size
         batches = [todo[start : start + size] for start in range(0, len(todo), size)]
         for batch in self.progress(batches, task, len(batches)):
@@ -186,7 +186,7 @@ class EvaluationRun:
 
     def _answer(self, task: str, batch: list[tuple[int, EvalItem]], prompts) -> list[dict[str, Any]]:
         requests = [
-            GenerationRequest(prompts[item.id].text, item.image, prompts[item.id].max_new_tokens,
+            GenerationRequest(prompts[item.id].text, item.images, prompts[item.id].max_new_tokens,
                               prompts[item.id].max_crops, task=task)
             for _, item in batch
         ]
@@ -211,6 +211,7 @@ class EvaluationRun:
             "id": item.id,
             "prompt": prompt.text,
             "prompt_sha256": prompt.prompt_hash,
+            "images": len(item.images),
             "answers": item.answers,
             "choices": item.choices,
         }
@@ -221,22 +222,13 @@ class EvaluationRun:
         else:
             prediction, model_prompt, tokens = outcome.text, outcome.prompt, outcome.output_tokens
             error = None if prediction.strip() else "empty output"
+        record.update(model_prompt=model_prompt, prediction=prediction, error=error, output_tokens=tokens,
+                      seconds=round(seconds, 6))
         if self.config.submission:  # the answers are on the evaluation server
-            parsed, score, secondary = clean_prediction(prediction), None, {}
-        else:
-            scored = score_item(task, prediction, item.answers, item.choices, meta)
-            parsed, score, secondary = scored.parsed, 0.0 if error else scored.score, scored.secondary
-        record.update(
-            model_prompt=model_prompt,
-            prediction=prediction,
-            parsed=parsed,
-            score=score,
-            secondary=secondary,
-            error=error,
-            output_tokens=tokens,
-            seconds=round(seconds, 6),
-        )
-        return record
+            record.update(scoring=self.config.scoring, parsed=answer_text(prediction, self.config.scoring),
+                          score=None, secondary={})
+            return record
+        return score_record(record, self.config.scoring)
 
     def _merge_shards(self) -> None:
         shards = self.out / "shards"
@@ -246,7 +238,7 @@ class EvaluationRun:
                 raise TimeoutError(f"{shards}: not every rank finished")
             time.sleep(0.2)
             waited += 0.2
-        records = [r for rank in range(self.shard.world_size) for r in _read_records(shards / f"rank-{rank}.jsonl")]
+        records = [r for rank in range(self.shard.world_size) for r in read_records(shards / f"rank-{rank}.jsonl")]
         order = {task: position for position, task in enumerate(self.config.tasks)}
         records.sort(key=lambda r: (order[r["task"]], r["index"]))
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
@@ -255,7 +247,7 @@ class EvaluationRun:
         os.replace(temporary, self.out / "samples.jsonl")
 
     def _finish(self, identity: dict[str, Any]) -> dict[str, Any]:
-        records = _read_records(self.out / "samples.jsonl")
+        records = read_records(self.out / "samples.jsonl")
         by_task = {task: [r for r in records if r["task"] == task] for task in self.config.tasks}
         if self.config.submission:
             (self.out / "submission").mkdir(exist_ok=True)
@@ -271,6 +263,16 @@ class EvaluationRun:
             document["usage"] = usage()
         _write_json(self.out / "run.json", document)
         return document
+
+
+def score_record(record: dict[str, Any], profile: str) -> dict[str, Any]:
+    """`record` (a sample: task, prediction, answers, choices, meta, error) scored under `profile`: its
+    `scoring`, `parsed`, `score` (0 for a failed item) and `secondary` set anew. `eval compare` and `eval score`
+    rescore a run's samples this way."""
+    scored = score_item(record["task"], record["prediction"], record["answers"], record["choices"], record["meta"],
+                        profile=profile)
+    return dict(record, scoring=profile, parsed=scored.parsed, score=0.0 if record["error"] else scored.score,
+                secondary=scored.secondary)
 
 
 def summarise(task: str, records: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:

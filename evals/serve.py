@@ -140,8 +140,8 @@ def parse_chat_request(body: Any, served_name: str) -> ChatRequest:
     if not texts:
         raise _bad("messages[0].content", "no text part")
     max_tokens = max_tokens or DEFAULT_MAX_TOKENS
-    request = GenerationRequest(prompt="\n".join(texts), image=images[0] if images else None,
-                                max_new_tokens=max_tokens, max_crops=max_crops)
+    request = GenerationRequest(prompt="\n".join(texts), images=tuple(images), max_new_tokens=max_tokens,
+                                max_crops=max_crops)
     return ChatRequest(request, max_tokens)
 
 
@@ -185,7 +185,7 @@ class Batcher:
                 jobs.append(job)
             # Adapters take batches of one kind: with images or text only.
             for with_image in (True, False):
-                group = [(r, f) for r, f in jobs if (r.image is not None) == with_image]
+                group = [(r, f) for r, f in jobs if bool(r.images) == with_image]
                 if group:
                     self.batches += 1
                     self.requests += len(group)

@@ -1,12 +1,15 @@
 """The 11 benchmarks of the Molmo paper as data: where each one's rows live and how one row becomes an `EvalItem`.
 
-Each `TaskSpec` names a Hugging Face dataset (the lmms-eval mirror, or the original where lmms-eval uses it), the
+Each `TaskSpec` names a Hugging Face dataset (lmms-eval's copy, or the original where lmms-eval uses it), the
 split scored locally and, where the paper's number comes from an evaluation server, the split to submit instead.
+The ids are those of lmms-eval's current task files (lmms_eval/tasks/*/ in lmms-eval 0.7.3 and upstream, after
+its pull request 1416 moved the lmms-lab copies to `lmms-lab-encoder/...`; the old ids only redirect).
 `to_item` is a pure function from one row, in that dataset's own schema, to the shared record; `evals.data`
 reads the rows (from the hub or from a local copy in the same schema) and `evals.fixtures` writes small copies.
 
-Revisions: commit hashes cannot be looked up offline, so every spec asks for `revision="main"`; the runner records
-the fingerprint of the data it actually read (`evals.data.dataset_fingerprint`) as the revision of each run.
+Revisions: commit hashes cannot be looked up without the hub, which the machines this project is built on cannot
+reach, so every spec asks for `revision="main"`; the runner records the fingerprint of the data it actually read
+(`evals.data.dataset_fingerprint`) as the revision of each run.
 
 Schema assumptions, where the dataset cards and the lmms-eval tasks leave something open:
 
@@ -14,7 +17,9 @@ Schema assumptions, where the dataset cards and the lmms-eval tasks leave someth
 - realworldqa: the options are only in the question text, one per line as "A. text"; a row whose answer is one
   of those letters is multiple choice, any other row is a short-answer question.
 - mmmu: `options` is a Python list literal in a string (a real list is accepted too); an open question's
-  `answer` is a string, sometimes a list literal of accepted answers. Only `image_1` is used, as Molmo does;
+  `answer` is a string, sometimes a list literal of accepted answers (as MMMU's own answer_dict_val.json lists
+  them). The images are every `image_k` that the question or its options name as `<image k>`, in k order, as
+  lmms-eval's `mmmu_doc_to_visual` passes them (`image_1` when the text names none);
   `meta["num_images"]` says how many `image_k` columns were filled.
 - mathvista: `answer` holds the choice text for multi_choice rows; the item's answer is that choice's letter,
   the text stays in `meta["answer"]`.
@@ -25,6 +30,7 @@ Schema assumptions, where the dataset cards and the lmms-eval tasks leave someth
 
 Images arrive as `datasets` stores them (a dict with `bytes` and `path`, raw bytes, or a PIL image once decoded)
 and leave as PNG or JPEG bytes: PNG/JPEG bytes pass through untouched, anything else is re-encoded as PNG.
+An item carries a tuple of images (one for every benchmark but MMMU).
 """
 
 from __future__ import annotations
@@ -151,7 +157,7 @@ def image_bytes(row: dict[str, Any], name: str) -> bytes:
 
 
 def ai2d_item(row: dict[str, Any], index: int) -> EvalItem:
-    """lmms-lab/ai2d: `question`, `options` (list), `answer` (the option index), `image`."""
+    """lmms-lab-encoder/ai2d: `question`, `options` (list), `answer` (the option index), `image`."""
     options = _strings(row, "options")
     raw = _field(row, "answer")
     try:
@@ -164,24 +170,24 @@ def ai2d_item(row: dict[str, Any], index: int) -> EvalItem:
         id=str(index),
         question=_text(row, "question"),
         answers=[letter(answer)],
-        image=image_bytes(row, "image"),
+        images=(image_bytes(row, "image"),),
         choices=options,
     )
 
 
 def chartqa_item(row: dict[str, Any], index: int) -> EvalItem:
-    """lmms-lab/ChartQA: `type` (human_test | augmented_test), `question`, `answer`, `image`."""
+    """lmms-lab-encoder/ChartQA: `type` (human_test | augmented_test), `question`, `answer`, `image`."""
     return EvalItem(
         id=str(index),
         question=_text(row, "question"),
         answers=[_text(row, "answer")],
-        image=image_bytes(row, "image"),
+        images=(image_bytes(row, "image"),),
         meta={"type": _text(row, "type")},
     )
 
 
 def vqav2_item(row: dict[str, Any], index: int) -> EvalItem:
-    """lmms-lab/VQAv2: `answers` is a list of 10 {answer, answer_confidence, answer_id} dicts."""
+    """lmms-lab-encoder/VQAv2: `answers` is a list of 10 {answer, answer_confidence, answer_id} dicts."""
     annotations = _field(row, "answers")
     if not isinstance(annotations, list) or not all(isinstance(a, dict) and "answer" in a for a in annotations):
         raise FieldError("answers", "expected a list of {answer, ...} dicts")
@@ -189,7 +195,7 @@ def vqav2_item(row: dict[str, Any], index: int) -> EvalItem:
         id=str(_field(row, "question_id")),
         question=_text(row, "question"),
         answers=[str(a["answer"]) for a in annotations],
-        image=image_bytes(row, "image"),
+        images=(image_bytes(row, "image"),),
         meta={
             "image_id": _field(row, "image_id"),
             "question_type": row.get("question_type"),
@@ -200,34 +206,34 @@ def vqav2_item(row: dict[str, Any], index: int) -> EvalItem:
 
 
 def docvqa_item(row: dict[str, Any], index: int) -> EvalItem:
-    """lmms-lab/DocVQA, config DocVQA: `questionId`, `question`, `answers` (list), `image`, `docId`."""
+    """lmms-lab-encoder/DocVQA, config DocVQA: `questionId`, `question`, `answers` (list), `image`, `docId`."""
     return EvalItem(
         id=str(_field(row, "questionId")),
         question=_text(row, "question"),
         answers=_strings(row, "answers"),
-        image=image_bytes(row, "image"),
+        images=(image_bytes(row, "image"),),
         meta={"doc_id": row.get("docId"), "question_types": row.get("question_types")},
     )
 
 
 def infovqa_item(row: dict[str, Any], index: int) -> EvalItem:
-    """lmms-lab/DocVQA, config InfographicVQA: `questionId`, `question`, `answers`, `answer_type`, `image`."""
+    """lmms-lab-encoder/DocVQA, config InfographicVQA: `questionId`, `question`, `answers`, `answer_type`, `image`."""
     return EvalItem(
         id=str(_field(row, "questionId")),
         question=_text(row, "question"),
         answers=_strings(row, "answers"),
-        image=image_bytes(row, "image"),
+        images=(image_bytes(row, "image"),),
         meta={"answer_type": row.get("answer_type"), "operation/reasoning": row.get("operation/reasoning")},
     )
 
 
 def textvqa_item(row: dict[str, Any], index: int) -> EvalItem:
-    """lmms-lab/textvqa: `question_id`, `question`, 10 `answers`, `ocr_tokens` (for the optional OCR hint)."""
+    """lmms-lab-encoder/textvqa: `question_id`, `question`, 10 `answers`, `ocr_tokens` (for the optional OCR hint)."""
     return EvalItem(
         id=str(_field(row, "question_id")),
         question=_text(row, "question"),
         answers=_strings(row, "answers"),
-        image=image_bytes(row, "image"),
+        images=(image_bytes(row, "image"),),
         meta={"image_id": row.get("image_id"), "ocr_tokens": row.get("ocr_tokens") or []},
     )
 
@@ -236,7 +242,7 @@ _OPTION_LINE = re.compile(r"^([A-Z])\.\s+(.+?)\s*$", re.MULTILINE)
 
 
 def realworldqa_item(row: dict[str, Any], index: int) -> EvalItem:
-    """lmms-lab/RealWorldQA: `question` (x.ai's text, options and instruction included), `answer`, `image`."""
+    """lmms-lab-encoder/RealWorldQA: `question` (x.ai's text, options and instruction included), `answer`, `image`."""
     question = _text(row, "question")
     answer = _text(row, "answer").strip()
     options = _OPTION_LINE.findall(question)
@@ -246,7 +252,7 @@ def realworldqa_item(row: dict[str, Any], index: int) -> EvalItem:
         id=str(index),
         question=question,
         answers=[answer],
-        image=image_bytes(row, "image"),
+        images=(image_bytes(row, "image"),),
         choices=[text for _, text in options] if is_choice else None,
         meta={"format": "multiple_choice" if is_choice else "short"},
     )
@@ -258,8 +264,19 @@ def _mmmu_subject(item_id: str) -> str:
     return "_".join(parts[1:-1])
 
 
+_IMAGE_TOKEN = re.compile(r"<image (\d+)>")
+
+
+def mmmu_images(row: dict[str, Any], options: list[str]) -> tuple[bytes, ...]:
+    """The images an MMMU question names as `<image k>` in its text or options, by k (lmms-eval
+    `mmmu_doc_to_visual`); `image_1` alone when the text names none, so the model still sees the picture."""
+    named = {int(k) for text in (row.get("question") or "", *options) for k in _IMAGE_TOKEN.findall(text)}
+    return tuple(image_bytes(row, f"image_{k}") for k in sorted(named or {1}))
+
+
 def mmmu_item(row: dict[str, Any], index: int) -> EvalItem:
-    """lmms-lab/MMMU: `options` is a list literal, `question_type` is multiple-choice | open, images in image_1..7."""
+    """lmms-lab-encoder/MMMU: `options` is a list literal, `question_type` is multiple-choice | open, images in
+    image_1..7."""
     item_id = _text(row, "id")
     question_type = _text(row, "question_type")
     options = _literal_list(row, "options")
@@ -277,7 +294,7 @@ def mmmu_item(row: dict[str, Any], index: int) -> EvalItem:
         id=item_id,
         question=_text(row, "question"),
         answers=answers,
-        image=image_bytes(row, "image_1"),
+        images=mmmu_images(row, options),
         choices=choices,
         meta={
             "question_type": question_type,
@@ -307,7 +324,7 @@ def mathvista_item(row: dict[str, Any], index: int) -> EvalItem:
         id=str(_field(row, "pid")),
         question=_text(row, "question"),
         answers=answers,
-        image=image_bytes(row, "decoded_image"),
+        images=(image_bytes(row, "decoded_image"),),
         choices=choices,
         meta={
             "question_type": question_type,
@@ -329,7 +346,7 @@ def countbenchqa_item(row: dict[str, Any], index: int) -> EvalItem:
         id=str(index),
         question=_text(row, "question"),
         answers=[str(number)],
-        image=image_bytes(row, "image"),
+        images=(image_bytes(row, "image"),),
         meta={"caption": _text(row, "text")},
     )
 
@@ -340,7 +357,7 @@ def pixmo_count_item(row: dict[str, Any], index: int) -> EvalItem:
         id=str(index),
         question=_text(row, "question").replace("<image>", "").strip(),
         answers=[str(_field(row, "answer")).strip()],
-        image=image_bytes(row, "image"),
+        images=(image_bytes(row, "image"),),
         meta={"label": row.get("label")},
     )
 
@@ -348,20 +365,25 @@ def pixmo_count_item(row: dict[str, Any], index: int) -> EvalItem:
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
     for spec in (
-        TaskSpec("ai2d", "AI2D", "lmms-lab/ai2d", "test", "multiple_choice", ai2d_item),
-        TaskSpec("chartqa", "ChartQA", "lmms-lab/ChartQA", "test", "short", chartqa_item),
-        TaskSpec("vqav2", "VQA v2.0", "lmms-lab/VQAv2", "validation", "short", vqav2_item, submission_split="testdev"),
+        TaskSpec("ai2d", "AI2D", "lmms-lab-encoder/ai2d", "test", "multiple_choice", ai2d_item),
+        TaskSpec("chartqa", "ChartQA", "lmms-lab-encoder/ChartQA", "test", "short", chartqa_item),
         TaskSpec(
-            "docvqa", "DocVQA", "lmms-lab/DocVQA", "validation", "short", docvqa_item,
+            "vqav2", "VQA v2.0", "lmms-lab-encoder/VQAv2", "validation", "short", vqav2_item,
+            submission_split="testdev",
+        ),
+        TaskSpec(
+            "docvqa", "DocVQA", "lmms-lab-encoder/DocVQA", "validation", "short", docvqa_item,
             config="DocVQA", submission_split="test",
         ),
         TaskSpec(
-            "infovqa", "InfographicVQA", "lmms-lab/DocVQA", "validation", "short", infovqa_item,
+            "infovqa", "InfographicVQA", "lmms-lab-encoder/DocVQA", "validation", "short", infovqa_item,
             config="InfographicVQA", submission_split="test",
         ),
-        TaskSpec("textvqa", "TextVQA", "lmms-lab/textvqa", "validation", "short", textvqa_item),
-        TaskSpec("realworldqa", "RealWorldQA", "lmms-lab/RealWorldQA", "test", "multiple_choice", realworldqa_item),
-        TaskSpec("mmmu", "MMMU", "lmms-lab/MMMU", "validation", "multiple_choice", mmmu_item),
+        TaskSpec("textvqa", "TextVQA", "lmms-lab-encoder/textvqa", "validation", "short", textvqa_item),
+        TaskSpec(
+            "realworldqa", "RealWorldQA", "lmms-lab-encoder/RealWorldQA", "test", "multiple_choice", realworldqa_item,
+        ),
+        TaskSpec("mmmu", "MMMU", "lmms-lab-encoder/MMMU", "validation", "multiple_choice", mmmu_item),
         TaskSpec("mathvista", "MathVista", "AI4Math/MathVista", "testmini", "math", mathvista_item),
         TaskSpec("countbenchqa", "CountBenchQA", "vikhyatk/CountBenchQA", "test", "count", countbenchqa_item),
         TaskSpec("pixmo_count", "PixMo-Count", "kcz358/pixmo-count", "test", "count", pixmo_count_item),

@@ -1,21 +1,26 @@
-"""Molmo's pointing output: parse it into pixel coordinates, count it, draw it.
+"""Molmo's pointing output: parse it into pixel coordinates, count it, draw it. The one reader of this format:
+the counting metric, the arena and the demo all use it.
 
 Molmo answers pointing and counting questions with points on a 0-100 scale of the image's width and
-height, one decimal, sorted left to right then top to bottom:
+height, one decimal, sorted left to right then top to bottom, as the release writes its targets
+(allenai/molmo olmo/data/data_formatter.py `DataFormatter.points_to_text`):
 
     <point x="10.5" y="20.1" alt="cat">cat</point>
     <points x1="10.5" y1="20.1" x2="62.0" y2="33.3" alt="cats">cats</points>
     Counting the <points x1=".." y1=".." alt="cat">cat</points> shows a total of 2.
     There are none.
 
-Model output is not always well formed, so the parser is lenient and never raises: it skips a point
-whose x or y is missing, not a number, or outside [0, 100]; it reads a tag whose closing `</point>` is
-missing, and one cut off before its `>` (generation hit the token limit), keeping its complete pairs.
+A coordinate is read as the release reads it (olmo/util.py `extract_points`): digits with an optional
+decimal part after optional leading spaces (so no sign, exponent or "nan"), and a
+point with a coordinate above 100 is invalid. Model output is not always well formed, so the parser is
+lenient about everything else and never raises: it pairs `xN` with `yN` (a `<point>`'s x with its y), skips
+a point whose x or y is missing or invalid, accepts single quotes, capitals and spaces around "=", and reads
+a tag whose closing `</point>` is missing or that was cut off before its `>` (the token limit), keeping its
+complete pairs. On every output in the release's own format this gives the points `extract_points` gives.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +32,8 @@ from PIL import Image, ImageDraw
 _TAG = re.compile(r"<(?P<tag>points?)\b(?P<attrs>[^<>]*)(?:>(?:(?P<label>[^<]*)</(?P=tag)\s*>)?)?", re.IGNORECASE)
 _ATTR = re.compile(r"""(?P<name>[A-Za-z_][\w-]*)\s*=\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)')""")
 _COORD = re.compile(r"(?P<axis>[xy])(?P<index>\d{0,6})")  # x, y, x1, y1, ... (names are lower-cased)
+_CLOSING_TAG = re.compile(r"</points?\s*>", re.IGNORECASE)
+_NUMBER = re.compile(r"\s*[0-9]+(?:\.[0-9]+)?")  # olmo/util.py extract_points: a coordinate's digits
 
 # Distinct fills for successive tags (matplotlib's tab10); every circle gets a white outline.
 PALETTE = (
@@ -45,12 +52,11 @@ class PointSet:
 
 
 def _coordinate(value: str) -> float | None:
-    """A 0-100 coordinate, or None when it is not a finite number in that range."""
-    try:
-        number = float(value)
-    except ValueError:
+    """A coordinate in [0, 100] written as the release writes numbers, or None (the release drops the point)."""
+    if _NUMBER.fullmatch(value) is None:
         return None
-    return number if math.isfinite(number) and 0.0 <= number <= 100.0 else None
+    number = float(value)
+    return number if number <= 100.0 else None
 
 
 def parse_points(text: str, width: float, height: float) -> list[PointSet]:
@@ -81,6 +87,12 @@ def parse_points(text: str, width: float, height: float) -> list[PointSet]:
 def count_points(text: str) -> int:
     """How many valid points `text` holds across all its tags."""
     return sum(len(point_set.points) for point_set in parse_points(text, 100.0, 100.0))
+
+
+def without_points(text: str) -> str:
+    """`text` with every point tag (its attributes, label and closing tag) replaced by a space, so that the
+    prose around the points can be read without the coordinates and labels inside them."""
+    return _CLOSING_TAG.sub(" ", _TAG.sub(" ", text))
 
 
 def draw_points(image: Image.Image, point_sets: Sequence[PointSet], radius: float | None = None) -> Image.Image:

@@ -1,7 +1,7 @@
 """Anthropic's Messages API (Claude) as a model adapter, through the official `anthropic` SDK (extra `anthropic`).
 
 Spec: `anthropic:MODEL[?OPTION=VALUE&...]`, e.g. `anthropic:claude-3-5-sonnet-20240620`. Each request of a batch is
-one `messages.create` call (the image as a base64 `image` block before the text, `temperature=0`, `max_tokens`),
+one `messages.create` call (the images as base64 `image` blocks before the text, `temperature=0`, `max_tokens`),
 sent by a pool of threads. The key comes from `ANTHROPIC_API_KEY` and the endpoint from `ANTHROPIC_BASE_URL`
 (default https://api.anthropic.com), as the SDK reads them. Options are those of `evals.adapters.hosted_sdk`, also
 settable as environment variables `MOLMO_ARENA_ANTHROPIC_<OPTION>` (the spec's query wins).
@@ -34,8 +34,8 @@ class AnthropicAdapter(HostedSDKAdapter):
 
     def _call(self, client: Any, request: GenerationRequest) -> tuple[str, int, int | None]:
         content: list[dict[str, Any]] = []
-        if request.image is not None:
-            media_type, data = image_block(request.image)
+        for image in request.images:
+            media_type, data = image_block(image)
             content.append({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
         content.append({"type": "text", "text": request.prompt})
         # temperature in the body: recent SDK releases dropped the keyword argument, the API still takes the field

@@ -8,14 +8,31 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One rendered prompt with its image and generation settings; `task` names the benchmark it comes from
-    (only answer-prior baselines look at it)."""
+    """One rendered prompt with its images and generation settings; `task` names the benchmark it comes from
+    (only answer-prior baselines look at it).
+
+    `images` are encoded image files in the order the prompt refers to them (several for an MMMU question that
+    names `<image 2>`); one image may be given as its bytes and no image as None, both stored as a tuple.
+    """
 
     prompt: str
-    image: bytes | None
+    images: tuple[bytes, ...] | bytes | None
     max_new_tokens: int
     max_crops: int | None = None
     task: str | None = None
+
+    def __post_init__(self) -> None:
+        images = self.images
+        if images is None:
+            images = ()
+        elif isinstance(images, bytes | bytearray):
+            images = (bytes(images),)
+        object.__setattr__(self, "images", tuple(images))
+
+    @property
+    def image(self) -> bytes | None:
+        """The first image, or None: what a model that takes one image per prompt is shown."""
+        return self.images[0] if self.images else None
 
 
 @dataclass(frozen=True)

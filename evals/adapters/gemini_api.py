@@ -1,7 +1,7 @@
 """Google's Gemini API as a model adapter, through the official `google-genai` SDK (extra `gemini`).
 
 Spec: `gemini:MODEL[?OPTION=VALUE&...]`, e.g. `gemini:gemini-1.5-flash`. Each request of a batch is one
-`models.generate_content` call (the image as an inline part before the text, `temperature=0`,
+`models.generate_content` call (the images as inline parts before the text, `temperature=0`,
 `max_output_tokens`), sent by a pool of threads. The key comes from `GEMINI_API_KEY` (or `GOOGLE_API_KEY`); the
 endpoint can be moved with `GEMINI_BASE_URL` (a stand-in server in tests). The options (`concurrency`, `timeout`,
 `retries`, `backoff`, `input_price`, `output_price`, or `MOLMO_ARENA_GEMINI_<OPTION>`) and the retry rules are
@@ -41,8 +41,8 @@ class GeminiAdapter(HostedSDKAdapter):
         from google.genai import types
 
         parts: list[Any] = []
-        if request.image is not None:
-            mime_type, data = image_block(request.image)  # formats the API does not take come back as PNG
+        for image in request.images:
+            mime_type, data = image_block(image)  # formats the API does not take come back as PNG
             parts.append(types.Part.from_bytes(data=base64.b64decode(data), mime_type=mime_type))
         parts.append(types.Part.from_text(text=request.prompt))
         response = client.models.generate_content(

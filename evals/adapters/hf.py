@@ -96,7 +96,7 @@ def weights_sha256(folder: Path) -> str:
 
 class HFAdapter:
     """Batched greedy generation with left padding; the chat template (or the family's plain prompt) places the
-    image, the processor expands it into the family's image tokens."""
+    images, one placeholder each before the text, and the processor expands them into the family's image tokens."""
 
     prompt_family = "generic"
 
@@ -134,10 +134,10 @@ class HFAdapter:
             "device": self.device,
         }
 
-    def _prompt(self, prompt: str, has_image: bool) -> str:
+    def _prompt(self, prompt: str, n_images: int) -> str:
         if self.plain_prompt is not None:
-            return self.plain_prompt.format(image=self.processor.image_token if has_image else "", prompt=prompt)
-        content = ([{"type": "image"}] if has_image else []) + [{"type": "text", "text": prompt}]
+            return self.plain_prompt.format(image=self.processor.image_token * n_images, prompt=prompt)
+        content = [{"type": "image"}] * n_images + [{"type": "text", "text": prompt}]
         messages = [{"role": "user", "content": content}]
         # Rendered by the tokenizer: some processors' own apply_chat_template reads video settings (SmolVLM's).
         return self.processor.tokenizer.apply_chat_template(
@@ -147,11 +147,12 @@ class HFAdapter:
         import torch
         from PIL import Image
 
-        if len({r.image is None for r in requests}) > 1:
+        if len({not r.images for r in requests}) > 1:
             raise ValueError("a batch mixes requests with and without images")
-        texts = [self._prompt(r.prompt, r.image is not None) for r in requests]
-        # One list of images per prompt: processors that tile images (Idefics3, SmolVLM) need the grouping.
-        images = [[Image.open(io.BytesIO(r.image)).convert("RGB")] for r in requests if r.image is not None]
+        texts = [self._prompt(r.prompt, len(r.images)) for r in requests]
+        # One list of images per prompt, in the prompt's order: the processor expands each image's placeholder
+        # (and processors that tile images, Idefics3 and SmolVLM, need the grouping).
+        images = [[Image.open(io.BytesIO(image)).convert("RGB") for image in r.images] for r in requests if r.images]
         inputs = self.processor(images=images or None, text=texts, return_tensors="pt", padding=True)
         inputs.pop("labels", None)  # training targets some processors add (PaliGemma's), not generation inputs
         inputs = inputs.to(self.device)

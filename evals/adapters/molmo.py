@@ -70,7 +70,9 @@ class MolmoAdapter:
 
         from molmo.generation import generate
 
-        images = [None if r.image is None else Image.open(io.BytesIO(r.image)) for r in requests]
+        # Molmo 0924 takes one image per prompt: a request with several (MMMU's `<image 2>`...) shows the model its
+        # first, as the release's own MMMU evaluation does (allenai/molmo olmo/data/academic_datasets.py, image_1).
+        images = [Image.open(io.BytesIO(r.images[0])) if r.images else None for r in requests]
         batch = self.processor([r.prompt for r in requests], images, max_crops=[r.max_crops for r in requests])
         result = generate(self.model, self.processor, batch, max_new_tokens=max(r.max_new_tokens for r in requests))
         answers = []

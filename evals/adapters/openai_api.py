@@ -1,7 +1,7 @@
 """OpenAI-compatible chat completions (vLLM, SGLang, `molmo-arena serve`, hosted APIs) as a model adapter.
 
 Spec: `openai:BASE_URL[?OPTION=VALUE&...]#MODEL`, e.g. `openai:http://127.0.0.1:8000/v1#molmo-tiny`. Each request
-of a batch is one `POST BASE_URL/chat/completions` (the image inline as a base64 `data:` URL, `temperature: 0`,
+of a batch is one `POST BASE_URL/chat/completions` (the images inline as base64 `data:` URLs, `temperature: 0`,
 `max_tokens`), sent by a pool of threads. Every option can also be set by an environment variable
 `MOLMO_ARENA_OPENAI_<OPTION>` (upper case); the spec's query wins:
 
@@ -248,8 +248,7 @@ class OpenAIAdapter:
 
     def _complete(self, request: GenerationRequest) -> Generation:
         content: list[dict[str, Any]] = []
-        if request.image is not None:
-            content.append({"type": "image_url", "image_url": {"url": image_data_url(request.image)}})
+        content.extend({"type": "image_url", "image_url": {"url": image_data_url(image)}} for image in request.images)
         content.append({"type": "text", "text": request.prompt})
         body: dict[str, Any] = {
             "model": self.endpoint.model,

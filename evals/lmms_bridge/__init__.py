@@ -30,6 +30,33 @@ def require_lmms_eval() -> str:
     return metadata.version("lmms-eval")
 
 
+def judge_without_key() -> None:
+    """Let lmms-eval's task modules import when no OpenAI key is set, without writing a key anywhere.
+
+    lmms-eval's MathVista task builds its LLM judge when its module is imported (lmms_eval/tasks/mathvista/
+    mathvista_evals.py, the class body of `MathVistaEvaluator`), and the OpenAI client it makes refuses to exist
+    without OPENAI_API_KEY, so the task cannot even be listed. When the variable is unset, this registers, through
+    lmms-eval's own hook (`ProviderFactory.register_provider`), an "openai" judge that needs no key and fails
+    each request saying which variable to set; lmms-eval logs the failure and extracts nothing, as it does when
+    its judge cannot be reached. With a key set nothing changes.
+    """
+    import os
+
+    from lmms_eval.llm_judge import ProviderFactory, ServerInterface
+
+    if os.environ.get("OPENAI_API_KEY"):
+        return
+
+    class KeylessJudge(ServerInterface):
+        def is_available(self) -> bool:
+            return False
+
+        def evaluate(self, request: Any) -> Any:
+            raise ValueError("lmms-eval's LLM judge needs OPENAI_API_KEY, which is not set")
+
+    ProviderFactory.register_provider("openai", KeylessJudge)
+
+
 def model_manifest() -> Any:
     """The `lmms_eval.models` entry point: where lmms-eval finds the model named `molmo_arena`."""
     from lmms_eval.models.registry_v2 import ModelManifest

@@ -1,9 +1,10 @@
 """`molmo_arena`, an lmms-eval model that answers through any of our adapters (`spec=KIND:TARGET`).
 
 lmms-eval hands over requests whose arguments are (context, generation kwargs, doc_to_visual, doc id, task,
-split); the context goes to the adapter as the prompt, unchanged, and the document's one image as PNG bytes.
-Our adapters generate greedily, one image per request, so a task that asks for sampling, several images or
-log-likelihoods is refused with the task and document named, never answered differently from what it asks.
+split); the context goes to the adapter as the prompt, unchanged, and the document's images (every one
+`doc_to_visual` gives, in its order, as MMMU's `<image k>` questions need) as PNG bytes. Our adapters generate
+greedily, so a task that asks for sampling or log-likelihoods is refused with the task and document named,
+never answered differently from what it asks.
 """
 
 from __future__ import annotations
@@ -42,9 +43,7 @@ class MolmoArenaModel(lmms):
             raise ValueError(f"{where}: asks for sampling ({gen_kwargs}); molmo-arena adapters generate greedily")
         visuals = doc_to_visual(self.task_dict[task][split][doc_id]) if doc_to_visual else []
         visuals = [v for v in (visuals if isinstance(visuals, list) else [visuals]) if v is not None]
-        if len(visuals) > 1:
-            raise ValueError(f"{where}: has {len(visuals)} images; molmo-arena adapters take one image per request")
-        return GenerationRequest(prompt=context, image=image_bytes(visuals[0], where) if visuals else None,
+        return GenerationRequest(prompt=context, images=tuple(image_bytes(visual, where) for visual in visuals),
                                  max_new_tokens=int(gen_kwargs.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)),
                                  max_crops=self.max_crops, task=task)
 
@@ -55,7 +54,7 @@ class MolmoArenaModel(lmms):
         batch: list[tuple[Instance, GenerationRequest]] = []
         for instance in requests:
             request = self._request(instance)
-            if batch and (len(batch) == self.batch_size or (batch[0][1].image is None) != (request.image is None)):
+            if batch and (len(batch) == self.batch_size or bool(batch[0][1].images) != bool(request.images)):
                 results += self._answer(batch)
                 batch = []
             batch.append((instance, request))

@@ -136,9 +136,11 @@ def run_lmms_eval(spec: str, tasks: list[str], out: Path, include_path: Path | N
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.tasks import TaskManager
 
+    from evals.lmms_bridge import judge_without_key
     from evals.lmms_bridge.model import MolmoArenaModel
     from evals.runner import package_versions
 
+    judge_without_key()
     progress("indexing lmms-eval tasks")
     task_manager = TaskManager("WARNING", include_path=str(include_path) if include_path else None,
                                model_name=MODEL_NAME)

@@ -1,4 +1,5 @@
-"""Deterministic extraction of a multiple-choice answer (AI2D, RealWorldQA; MathVista's multiple choice)."""
+"""Multiple-choice answers (AI2D, RealWorldQA): deterministic extraction of the chosen option, and the Molmo
+release's `select_mc_option` for the `molmo` scoring profile."""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def _letter_by_text(answer: str, options: list[str]) -> str | None:
 def extract_choice(prediction: str, choices: Sequence[str], *, labelled: bool = True) -> ChoiceExtraction:
     """Map a free-text answer to one option's letter, deterministically; never a random fallback.
 
-    Rules, in order (harness.md §5.4): with `labelled` options, a bare letter ("B", "(B)", "B.", "B)"), the last
+    Neither AI2D nor RealWorldQA ships a scoring script; these rules (docs/scoring.md) are ours. In order: with
+    `labelled` options, a bare letter ("B", "(B)", "B.", "B)"), the last
     letter after an answer phrase ("Answer: B", "the answer is (B)"), a leading label ("B. text"); then the
     option's text (exact, case-insensitive; else the only option containing the answer; else the only option
     named in the answer). Otherwise the nearest option text by Levenshtein distance, as Molmo's
@@ -95,3 +97,18 @@ def extract_choice(prediction: str, choices: Sequence[str], *, labelled: bool = 
         return ChoiceExtraction(letter, "rule")
     distances = [levenshtein(normalized, option) for option in options]
     return ChoiceExtraction(LETTERS[distances.index(min(distances))], "nearest")
+
+
+def select_mc_option(prediction: str, options: Sequence[str]) -> int:
+    """The Molmo release's `select_mc_option` (allenai/molmo olmo/eval/vqa.py), exactly: on lower-cased,
+    stripped strings, the option equal to the prediction; else the only option containing it; else the option
+    at the smallest edit distance (ties to the first). It always names an option."""
+    target = prediction.lower().strip()
+    names = [option.lower().strip() for option in options]
+    if target in names:
+        return names.index(target)
+    containing = [index for index, name in enumerate(names) if target in name]
+    if len(containing) == 1:
+        return containing[0]
+    distances = [levenshtein(name, target) for name in names]
+    return distances.index(min(distances))

@@ -1,4 +1,4 @@
-"""Text helpers shared by the metrics: edit distance, whitespace collapsing, Molmo's prediction clean-up."""
+"""Text helpers shared by the metrics: edit distance, whitespace collapsing, the Molmo release's output clean-up."""
 
 from __future__ import annotations
 
@@ -25,17 +25,19 @@ def collapse_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
-def clean_prediction(text: str) -> str:
-    """Molmo's clean-up of a raw model output before its VQA-family metrics (molmo.md §3.1, allenai/molmo VqaEval).
+def molmo_clean_prediction(text: str) -> str:
+    """The Molmo release's clean-up of a raw output before its VQA-family metrics (allenai/molmo
+    olmo/eval/evaluators.py `VqaEval.__call__`), exactly.
 
-    Strip; if the text contains "Answer:", keep what follows the first one; else, with several lines, keep the
-    most frequent line (blank lines ignored, ties to the first); whitespace is collapsed in every case.
+    Strip; if the text contains "Answer:", keep what lies between the first "Answer:" and the next one (or the
+    end), stripped; else, if it holds a newline, split on "\n", collapse the whitespace of every piece (blank
+    pieces stay, as empty strings) and keep the most frequent piece (ties to the first); else collapse the
+    whitespace.
     """
     text = text.strip()
     if "Answer:" in text:
-        return collapse_whitespace(text.split("Answer:", 1)[1])
-    lines = text.splitlines()
-    if len(lines) > 1:
-        lines = [line for line in map(collapse_whitespace, lines) if line]
-        return Counter(lines).most_common(1)[0][0]
+        return text.split("Answer:")[1].strip()
+    if "\n" in text:
+        pieces = [collapse_whitespace(piece) for piece in text.split("\n")]
+        return Counter(pieces).most_common(1)[0][0]
     return collapse_whitespace(text)

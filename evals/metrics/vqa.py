@@ -1,7 +1,13 @@
-"""VQA accuracy (VQA v2, TextVQA) and the answer normalisation behind it.
+"""VQA accuracy (VQA v2, TextVQA) and the answer normalisation behind it, in three definitions.
 
-Definitions follow the official VQA evaluation (GT-Vision-Lab/VQA `vqaEval.py` @ c4e6a0e) and the EvalAI answer
-processor that VQA v2 / TextVQA leaderboards run (harness.md §5.1), re-implemented from that spec.
+- `vqa_v2_accuracy`: the official VQA v2 evaluation, GT-Vision-Lab/VQA
+  PythonEvaluationTools/vqaEvaluation/vqaEval.py at master (a013f00, "Fixed processing answers bug").
+- `textvqa_accuracy`: TextVQA's evaluator, facebookresearch/mmf mmf/utils/m4c_evaluators.py
+  `TextVQAAccuracyEvaluator` with its `EvalAIAnswerProcessor`.
+- `molmo_vqa_score`: the Molmo release's simplified score (allenai/molmo olmo/eval/vqa.py `vqa_score`).
+
+All three share vqaEval.py's `processPunctuation` and `processDigitArticle` and their tables, re-implemented
+here; docs/scoring.md compares them with examples.
 """
 
 from __future__ import annotations
@@ -9,14 +15,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-# vqaEval.py punctuation list (c4e6a0e): no ".", ":" or "'".
+# vqaEval.py's punctuation list: no ".", ":" or "'".
 PUNCTUATION = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!")
 _ANY_PUNCTUATION = re.compile("[" + re.escape("".join(PUNCTUATION)) + "]")
 _COMMA_STRIP = re.compile(r"(\d)(,)(\d)")
-# Official regex, kept as is: the look-behind is mistyped as a look-ahead, so it removes every "." not followed by
-# a digit ("5." -> "5", "3.5" kept).
+# vqaEval.py's regex, kept as is: the look-behind is mistyped as a look-ahead, so it removes every "." not
+# followed by a digit ("5." -> "5", "3.5" kept).
 _PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")
-# The official code passes re.UNICODE (= 32) as `count`, so at most 32 periods are removed.
+# vqaEval.py passes re.UNICODE (= 32) as `count`, so at most 32 periods are removed.
 _PERIOD_STRIP_COUNT = 32
 
 NUMBER_WORDS = {
@@ -25,7 +31,7 @@ NUMBER_WORDS = {
 }  # fmt: skip
 ARTICLES = frozenset({"a", "an", "the"})
 
-# The official table, entries as published: keys with capitals ("Id've", "Im", "Ive") can never match after
+# vqaEval.py's table, entries as published: keys with capitals ("Id've", "Im", "Ive") can never match after
 # lower-casing, and "somebody'd" maps to "somebodyd".
 CONTRACTIONS = {
     "aint": "ain't", "arent": "aren't", "cant": "can't", "couldve": "could've", "couldnt": "couldn't",
@@ -90,36 +96,47 @@ def process_digit_article(text: str) -> str:
     return " ".join([_WORD_MAP.get(word, word) for word in text.lower().split() if word not in ARTICLES])
 
 
-def _process(text: str) -> str:
-    return process_digit_article(process_punctuation(text))
+def _flatten(text: str) -> str:
+    """vqaEval.py's first step on every answer: newlines and tabs become spaces, then strip."""
+    return text.replace("\n", " ").replace("\t", " ").strip()
 
 
 @lru_cache(maxsize=1 << 18)
-def _normalized(text: str) -> tuple[str, str]:
-    """(EvalAI, Molmo) normalisations of `text`, computed once when the EvalAI-only steps change nothing."""
-    base = text.replace("\n", " ").replace("\t", " ").strip().lower()
-    tokenized = base.replace(",", "").replace("?", "").replace("'s", " 's").strip()
-    molmo = _process(base)
-    return (molmo if tokenized == base else _process(tokenized)), molmo
+def _vqa_forms(text: str) -> tuple[str, str]:
+    """(flattened, normalised): the two forms vqaEval.py compares, computed once per distinct string."""
+    flat = _flatten(text)
+    return flat, process_digit_article(process_punctuation(flat))
 
 
-def normalize_answer(text: str) -> str:
-    """The EvalAI VQA answer processor, applied to predictions and ground truths alike.
-
-    Lower-case; delete "," and "?"; "'s" becomes " 's" (so "it's" -> "it 's"); newlines and tabs become spaces;
-    then `process_punctuation` and `process_digit_article`.
-    """
-    return _normalized(text)[0]
+def vqa_normalize(text: str) -> str:
+    """vqaEval.py's normalisation of an answer: `_flatten`, `process_punctuation`, `process_digit_article`."""
+    return _vqa_forms(text)[1]
 
 
-def molmo_normalize_answer(text: str) -> str:
-    """Molmo's `preprocess_answer` (allenai/molmo olmo/eval/vqa.py, per harness.md §5.1): newlines and tabs to
-    spaces, strip, lower-case, then `process_punctuation` and `process_digit_article` (no "'s" split)."""
-    return _normalized(text)[1]
+@lru_cache(maxsize=1 << 18)
+def evalai_normalize(text: str) -> str:
+    """MMF's `EvalAIAnswerProcessor` (TextVQA): lower-case; delete "," and "?"; "'s" becomes " 's" (so "it's" ->
+    "it 's"); strip; newlines and tabs become spaces; then `process_punctuation` and `process_digit_article`.
+    (Its own comma test is never reached: every comma is gone by then.)"""
+    tokenized = text.lower().replace(",", "").replace("?", "").replace("'s", " 's").strip()
+    return process_digit_article(process_punctuation(_flatten(tokenized)))
+
+
+@lru_cache(maxsize=1 << 18)
+def molmo_normalize(text: str) -> str:
+    """The Molmo release's `preprocess_answer` (olmo/eval/vqa.py): newlines and tabs to spaces, lower-case, strip,
+    then `process_punctuation` and `process_digit_article` (no "'s" split)."""
+    return process_digit_article(process_punctuation(_flatten(text).lower().strip()))
+
+
+def clear_caches() -> None:
+    """Forget the cached normalisations (for timing a cold pass)."""
+    for normalize in (_vqa_forms, evalai_normalize, molmo_normalize):
+        normalize.cache_clear()
 
 
 def leave_one_out_accuracy(matches: int, n_answers: int) -> float:
-    """Official VQA accuracy of an answer that `matches` of `n_answers` annotators gave.
+    """VQA accuracy of an answer that `matches` of `n_answers` annotators gave.
 
     The mean over the n leave-one-out subsets of min(1, matches in the subset / 3), in closed form
     [k·min(1, (k−1)/3) + (n−k)·min(1, k/3)] / n: 0, 0.3, 0.6, 0.9, 1.0 for k = 0..4 of 10 answers.
@@ -131,28 +148,31 @@ def leave_one_out_accuracy(matches: int, n_answers: int) -> float:
     return (k * min(1.0, (k - 1) / 3) + (n_answers - k) * min(1.0, k / 3)) / n_answers
 
 
-def vqa_accuracy(prediction: str, answers: list[str]) -> float:
-    """Official VQA accuracy (GT-Vision-Lab vqaEval.py leave-one-out average; EvalAI answer processor on both sides).
+def vqa_v2_accuracy(prediction: str, answers: list[str]) -> float:
+    """VQA v2 accuracy as vqaEval.py computes it: the leave-one-out mean over the annotators' answers.
 
-    vqaEval.py itself only strips punctuation from ground truths (and only when annotators disagree) because the
-    released VQA v2 annotations were normalised at collection time; normalising both sides, as EvalAI/MMF and
-    lmms-eval's TextVQA do, gives the same result on those annotations except where a ground truth is itself a
-    number word, article or contraction key (e.g. "none"), and is required for TextVQA's raw answers.
+    Answers and prediction are flattened (`_flatten`); only when the annotators disagree (more than one distinct
+    answer) are both normalised (`vqa_normalize`). When all agree nothing is normalised, so "Yes" scores 0
+    against ten "yes" (the authors' choice, kept for answers that quote text from the image: GT-Vision-Lab/VQA
+    issue 14). The check and the normalisation are vqaEval.py's; the prediction goes in raw.
     """
-    return vqa_scores(prediction, answers)[0]
+    flat, normalized = zip(*map(_vqa_forms, answers), strict=True)
+    if len(set(flat)) > 1:
+        predicted, expected = _vqa_forms(prediction)[1], normalized
+    else:
+        predicted, expected = _vqa_forms(prediction)[0], flat
+    return leave_one_out_accuracy(expected.count(predicted), len(answers))
+
+
+def textvqa_accuracy(prediction: str, answers: list[str]) -> float:
+    """TextVQA accuracy as MMF's `TextVQAAccuracyEvaluator` computes it: `evalai_normalize` on the prediction and
+    on every answer, then the leave-one-out mean."""
+    expected = [evalai_normalize(answer) for answer in answers]
+    return leave_one_out_accuracy(expected.count(evalai_normalize(prediction)), len(answers))
 
 
 def molmo_vqa_score(prediction: str, answers: list[str]) -> float:
-    """Molmo's simplified VQA score min(1, matches / 3), no leave-one-out (allenai/molmo `vqa_score`, harness.md
-    §5.1): 0.333, 0.667, 1.0 for 1, 2, 3 matching annotators."""
-    return vqa_scores(prediction, answers)[1]
-
-
-def vqa_scores(prediction: str, answers: list[str]) -> tuple[float, float]:
-    """(`vqa_accuracy`, `molmo_vqa_score`) in one pass; normalisations are cached per distinct string."""
-    official, molmo = _normalized(prediction)
-    official_answers, molmo_answers = zip(*map(_normalized, answers), strict=True) if answers else ((), ())
-    return (
-        leave_one_out_accuracy(official_answers.count(official), len(answers)),
-        min(1.0, molmo_answers.count(molmo) / 3),
-    )
+    """The Molmo release's VQA score: min(1, matching answers / 3) after `molmo_normalize` on both sides, with no
+    leave-one-out subsets (0.333, 0.667, 1.0 for 1, 2, 3 matching annotators)."""
+    expected = [molmo_normalize(answer) for answer in answers]
+    return min(1.0, expected.count(molmo_normalize(prediction)) / 3)

@@ -5,9 +5,7 @@ import base64
 import io
 import json
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from PIL import Image
@@ -15,6 +13,7 @@ from PIL import Image
 from evals.adapters import load_adapter
 from evals.adapters.base import GenerationRequest
 from evals.adapters.openai_api import APIError
+from tests.evals.fake_api import FakeAPI
 
 pytest.importorskip("anthropic")
 pytest.importorskip("google.genai")
@@ -29,43 +28,6 @@ def _image(fmt: str) -> bytes:
 
 
 PNG, JPEG = _image("PNG"), _image("JPEG")
-
-
-class FakeAPI:
-    """A stand-in server: records every request; answers from `script` (status, headers, body) while it lasts,
-    then with `answer(path, body)`."""
-
-    def __init__(self, answer):
-        self.answer, self.requests, self.script, self.lock = answer, [], [], threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with fake.lock:
-                    fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                    scripted = fake.script.pop(0) if fake.script else None
-                status, headers, reply = scripted or (200, {}, fake.answer(self.path, body))
-                if "slow" in json.dumps(body):
-                    time.sleep(0.2)  # answered after the others: the adapter must still keep the order
-                data = json.dumps(reply).encode()
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _anthropic_answer(path, body):
@@ -192,3 +154,18 @@ def test_a_missing_key_or_sdk_or_bad_option_is_named(kind, monkeypatch):
     monkeypatch.setitem(sys.modules, "anthropic" if kind == "anthropic" else "google.genai", None)
     with pytest.raises(ImportError, match=rf"pip install 'molmo-arena\[{kind}\]'"):
         load_adapter(f"{kind}:m")
+
+
+def test_several_images_go_in_order_before_the_text(api):
+    kind, fake = api
+    load_adapter(f"{kind}:test-model").generate([GenerationRequest("<image 1> or <image 2>?", (PNG, JPEG), 5)])
+    body = fake.requests[0]["body"]
+    if kind == "anthropic":
+        blocks = body["messages"][0]["content"]
+        assert [block["type"] for block in blocks] == ["image", "image", "text"]
+        sent = [base64.b64decode(block["source"]["data"]) for block in blocks[:2]]
+    else:
+        parts = body["contents"][0]["parts"]
+        assert "text" in parts[2]
+        sent = [base64.urlsafe_b64decode(part["inlineData"]["data"]) for part in parts[:2]]
+    assert sent == [PNG, JPEG]

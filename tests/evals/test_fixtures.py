@@ -159,8 +159,16 @@ def check_realworldqa(item: EvalItem, truth: dict) -> None:
 
 
 def check_mmmu(item: EvalItem, truth: dict) -> None:
-    assert item.question.startswith("<image 1>")
-    if "sides" in truth:
+    named = sorted({int(k) for k in re.findall(r"<image (\d)>", item.question + " ".join(item.choices or []))})
+    assert len(item.images) == len(named) == item.meta["num_images"] and named == list(range(1, len(named) + 1))
+    if "larger" in truth:  # two squares: the one with more shaded pixels has the larger fraction
+        shaded = [int((np.abs(pixels(image) - (120, 160, 220)).max(axis=2) <= 10).sum()) for image in item.images]
+        assert picked(item) == f"<image {1 + shaded.index(max(shaded))}>" == f"<image {truth['larger']}>"
+    elif "options" in truth:
+        width, height = truth["sides"]
+        assert math.prod(truth["options"][ord(item.answers[0]) - ord("A")]) == width * height
+        assert item.choices == ["<image 2>", "<image 3>", "<image 4>"]
+    elif "sides" in truth:
         assert picked(item) == f"{truth['area']} cm^2" == f"{math.prod(truth['sides'])} cm^2"
     elif "parts" in truth:
         assert item.choices is None and item.answers[0] == f"1/{truth['parts']}"
@@ -213,6 +221,7 @@ def test_answers_agree_with_what_was_drawn(task: str) -> None:
 def test_fixtures_mix_the_question_kinds_each_benchmark_has() -> None:
     assert {item.meta["type"] for item in items("chartqa")} == {"human_test", "augmented_test"}
     assert {item.meta["question_type"] for item in items("mmmu")} == {"multiple-choice", "open"}
+    assert {len(item.images) for item in items("mmmu")} == {1, 2, 4}
     assert {item.meta["answer_type"] for item in items("mathvista")} == {"text", "integer", "float"}
     assert {item.meta["precision"] for item in items("mathvista")} >= {1.0, 2.0}
     assert {item.meta["format"] for item in items("realworldqa")} == {"multiple_choice", "short"}

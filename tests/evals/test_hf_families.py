@@ -84,10 +84,20 @@ def test_batched_generation_equals_one_by_one(family, data):
     for task, path in data.items():
         for item in load_items(task, path, limit=2):
             prompt = render_prompt(task, "generic", item)
-            requests.append(GenerationRequest(prompt.text, item.image, prompt.max_new_tokens))
+            requests.append(GenerationRequest(prompt.text, item.images, prompt.max_new_tokens))
     # A tiny wide image and a tall one: grids, tiles and anyres cells that differ within one batch.
     requests += [GenerationRequest("How many?", _png((150, 20)), 8), GenerationRequest("What?", _png((30, 90)), 5)]
     batched = adapter.generate(requests)
     alone = [adapter.generate([request])[0] for request in requests]
     assert batched == alone
     assert all(g.output_tokens <= r.max_new_tokens for g, r in zip(batched, requests, strict=True))
+
+
+def test_a_question_with_several_images_gets_all_of_them(family):
+    """An MMMU question naming `<image 1>` and `<image 2>`: both images reach the model, one placeholder each."""
+    _, _, adapter = family
+    two = GenerationRequest("<image 1> or <image 2>: which is wider?", (_png((60, 30)), _png((30, 60))), 4)
+    one = GenerationRequest("Which colour?", _png((40, 40)), 4)
+    [answer] = adapter.generate([two])
+    assert answer.prompt.count(adapter.processor.image_token) == 2
+    assert adapter.generate([two, one]) == [answer, adapter.generate([one])[0]]

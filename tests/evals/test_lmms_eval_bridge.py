@@ -10,8 +10,6 @@ to build it.
 import collections
 import io
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,12 +23,9 @@ from evals.fixtures import write_fixture
 from evals.lmms_bridge import cut_at_stops, image_bytes
 from evals.tiny_models import save_tiny
 from molmo_arena import main
+from tests.evals.side_env import ROOT, run, side
 from tests.torch_threads import one_torch_thread
 
-ROOT = Path(__file__).resolve().parents[2]
-SIDE_ENV = Path(os.environ.get("MOLMO_ARENA_LMMS_EVAL_VENV", ROOT / ".venv-lmms-eval"))
-ENV = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-           OMP_NUM_THREADS="1")
 DOCUMENTS = 6
 
 TASK_YAML = """\
@@ -71,27 +66,13 @@ def process_results(doc, results):
 """
 
 
-def _side(name: str) -> str:
-    path = SIDE_ENV / "bin" / name
-    if not path.exists():
-        pytest.fail(f"{path} is missing: build the lmms-eval side environment with `make lmms-eval-env` "
-                    "(make test builds it)")
-    return str(path)
-
-
-def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, check=False, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
-
-
 @pytest.fixture(scope="module")
 def chartqa(tmp_path_factory) -> Path:
     return write_fixture("chartqa", tmp_path_factory.mktemp("data"), n=DOCUMENTS)
 
 
 def test_the_side_environment_has_lmms_eval_and_no_torchvision():
-    done = _run([_side("python"), "-c", "import importlib.metadata as m, importlib.util as u; "
+    done = run([side("python"), "-c", "import importlib.metadata as m, importlib.util as u; "
                  "print(u.find_spec('torchvision'), m.version('lmms-eval'), "
                  "[e.value for e in m.entry_points(group='lmms_eval.models', name='molmo_arena')])"], ROOT)
     assert done.stdout.split(" ", 2)[0] == "None"
@@ -108,7 +89,7 @@ def lmms_eval_cli(chartqa, tmp_path_factory):
     (tasks / "utils.py").write_text(TASK_UTILS)
     with one_torch_thread():
         model = save_tiny("qwen2_vl", root / "qwen2-vl")
-    _run([_side("python"), "-m", "lmms_eval", "eval", "--model", "molmo_arena", "--model_args", f"spec=hf:{model}",
+    run([side("python"), "-m", "lmms_eval", "eval", "--model", "molmo_arena", "--model_args", f"spec=hf:{model}",
           "--batch_size", "4", "--tasks", "chartqa_fixture", "--include_path", str(tasks), "--output_path",
           str(root / "out"), "--log_samples", "--verbosity", "WARNING"], root)
     [samples] = (root / "out").rglob("*_samples_chartqa_fixture.jsonl")
@@ -126,7 +107,7 @@ def test_lmms_eval_runs_our_adapter_by_its_registered_name(lmms_eval_cli, chartq
         for sample in logged:
             item = items[int(sample["doc_id"])]
             assert sample["input"] == f"{item.question}\nAnswer with a number."
-            [answer] = adapter.generate([GenerationRequest(sample["input"], item.image, 6)])
+            [answer] = adapter.generate([GenerationRequest(sample["input"], item.images, 6)])
             # "\n\n" is the stop string lmms-eval gives a generation task that names none
             assert sample["filtered_resps"] == cut_at_stops(answer.text, ["\n\n"])
             assert sample["token_counts"] == [{"output_tokens": answer.output_tokens}]
@@ -145,7 +126,7 @@ def bridge_runs(chartqa, tmp_path_factory):
              [*common, "--tasks", "chartqa", "--out", str(root / "second")]]
     script = ("import json, sys\nfrom molmo_arena import main\n"
               "print(json.dumps([main(call) for call in json.loads(sys.argv[1])]))")
-    done = _run([_side("python"), "-c", script, json.dumps(calls)], root)
+    done = run([side("python"), "-c", script, json.dumps(calls)], root)
     return root, json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
@@ -156,7 +137,7 @@ def test_eval_lmms_eval_refuses_an_unknown_task_by_name(bridge_runs):
     assert not (root / "typo").exists()
 
 
-def test_eval_lmms_eval_writes_an_auditable_reproducible_run(bridge_runs, chartqa):
+def test_eval_lmms_eval_writes_an_auditable_reproduciblerun(bridge_runs, chartqa):
     root, codes, _ = bridge_runs
     assert codes[1:] == [0, 0]
     first, second = root / "first", root / "second"
@@ -215,3 +196,29 @@ def test_stop_strings_cut_at_the_first_that_occurs():
     assert cut_at_stops("12\n\nmore", ["\n\n"]) == "12"
     assert cut_at_stops("a.b|c", ["|", "."]) == "a"
     assert cut_at_stops("plain", ["", "\n\n"]) == "plain"
+
+
+def test_mathvista_runs_without_a_key_and_mmmu_sends_every_image(tmp_path):
+    """lmms-eval's MathVista task imports without OPENAI_API_KEY (its judge is built at import), and an MMMU
+    question reaches the adapter with every image it names, in order."""
+    data = {task: write_fixture(task, tmp_path / "data", n=6) for task in ("mathvista", "mmmu")}
+    script = """
+import json, sys
+from evals.adapters.baselines import ConstantAdapter
+from molmo_arena import main
+
+seen = []
+answer = ConstantAdapter.generate
+ConstantAdapter.generate = lambda self, requests: seen.extend(len(r.images) for r in requests) or answer(self, requests)
+codes = [main(["eval", "lmms-eval", "--model", "constant:A", "--tasks", task, "--data", f"{task}={path}",
+               "--out", f"{sys.argv[2]}/{task}"]) for task, path in json.loads(sys.argv[1]).items()]
+print(json.dumps([codes, seen]))
+"""
+    tasks = {"mathvista_testmini_format": str(data["mathvista"]), "mmmu_val": str(data["mmmu"])}
+    done = run([side("python"), "-c", script, json.dumps(tasks), str(tmp_path / "runs")], tmp_path)
+    codes, seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert codes == [0, 0], done.stderr[-2000:]
+    record = json.loads((tmp_path / "runs/mathvista_testmini_format/run.json").read_text())
+    assert record["scores"]["mathvista_testmini_format"]["documents"] == 6
+    images = sorted(len(item.images) for item in load_items("mmmu", data["mmmu"]))
+    assert sorted(seen[6:]) == images == [1, 1, 1, 1, 2, 4]

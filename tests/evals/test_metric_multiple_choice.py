@@ -1,9 +1,9 @@
-"""Deterministic multiple-choice extraction (harness.md §5.4): rules first, then the nearest option, never random."""
+"""Deterministic multiple-choice extraction (docs/scoring.md): rules first, then the nearest option, never random."""
 
 import pytest
 
 from evals.metrics import score_item
-from evals.metrics.multiple_choice import ChoiceExtraction, extract_choice
+from evals.metrics.multiple_choice import ChoiceExtraction, extract_choice, select_mc_option
 
 CHOICES = ["a cat", "a dog", "a cow", "a horse"]
 
@@ -79,9 +79,9 @@ def test_unlabelled_options_match_the_text_not_the_position():
     assert extract_choice("A", letters) == ChoiceExtraction("A", "rule")
 
 
-def test_ai2d_scoring_with_molmo_cleanup_and_unlabelled_meta():
+def test_ai2d_scoring_and_unlabelled_meta():
     assert score_item("ai2d", "Answer: B", ["B"], CHOICES).score == 1.0
-    assert score_item("ai2d", "B\nB\nA", ["B"], CHOICES).parsed == "B"  # most common line
+    assert score_item("ai2d", "B\nB\nA", ["B"], CHOICES, profile="molmo").parsed == "B"  # most common line
     result = score_item("ai2d", "A", ["C"], ["D", "B", "A", "C"], {"unlabelled_options": True})
     assert (result.score, result.parsed) == (1.0, "C")
     fallback = score_item("ai2d", "a dgo", ["B"], CHOICES)
@@ -113,3 +113,25 @@ def test_gold_answers_must_be_exactly_one_letter():
     assert score_item("ai2d", "B", ["b"], CHOICES).score == 1.0
     # RealWorldQA: "AB" is a short answer, not a letter.
     assert score_item("realworldqa", "ab", ["AB"]).score == 1.0
+
+
+@pytest.mark.parametrize(
+    ("prediction", "options", "index"),
+    [
+        ("B", ["A", "B", "C", "D"], 1),
+        (" b ", ["A", "B", "C", "D"], 1),  # lower-cased and stripped
+        ("The answer is B", ["A", "B", "C", "D"], 0),  # no exact or containing option: smallest edit distance
+        ("cat", ["a cat", "a dog"], 0),  # the only option containing the prediction
+        ("a", ["a cat", "a dog", "bat"], 2),  # contained in all three: the edit distance decides
+        ("", ["abc", "de"], 1),  # the empty string is in every option: the shortest is nearest
+    ],
+)
+def test_select_mc_option_is_the_release_s(prediction, options, index):
+    assert select_mc_option(prediction, options) == index
+
+
+def test_the_molmo_profile_selects_an_option_always():
+    assert score_item("ai2d", "Answer: B", ["B"], CHOICES, profile="molmo").score == 1.0
+    assert score_item("ai2d", "zzz", ["A"], CHOICES, profile="molmo").parsed in list("ABCD")
+    assert score_item("realworldqa", "C", ["C"], profile="molmo").score == 1.0
+    assert score_item("realworldqa", "Two.", ["2"], profile="molmo").score == 1.0

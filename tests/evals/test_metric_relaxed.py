@@ -1,4 +1,4 @@
-"""ChartQA relaxed accuracy against worked examples of the pix2struct definition (harness.md §5.3)."""
+"""ChartQA relaxed accuracy against worked examples of pix2struct's definition (pix2struct/metrics.py)."""
 
 import pytest
 
@@ -6,7 +6,9 @@ from evals.metrics.relaxed import relaxed_accuracy, relaxed_correctness, to_floa
 
 
 @pytest.mark.parametrize(
-    ("text", "value"), [("12", 12.0), ("12%", 0.12), ("-3.5", -3.5), ("1,000", None), ("5 kg", None), ("yes", None)]
+    ("text", "value"),
+    [("12", 12.0), ("12%", 0.12), ("12%%", 0.12), (" 7\n", 7.0), ("-3.5", -3.5), ("1,000", None), ("5 kg", None),
+     ("yes", None)],
 )
 def test_to_float(text, value):
     assert to_float(text) == (None if value is None else pytest.approx(value))

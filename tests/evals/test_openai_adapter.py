@@ -22,6 +22,7 @@ from evals.adapters.openai_api import APIError, OpenAIAdapter, image_data_url
 from evals.fixtures import write_fixture
 from evals.tiny_models import save_tiny_llava
 from molmo_arena import main
+from tests.evals.fake_api import FakeAPI
 
 ENV = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
 TASKS = ("ai2d", "chartqa", "vqav2")  # multiple choice, relaxed accuracy, VQA accuracy
@@ -256,3 +257,20 @@ def test_images_go_as_data_urls():
 
     decoded = Image.open(io.BytesIO(base64.b64decode(converted.split(",", 1)[1])))
     assert decoded.getpixel((0, 0)) == (1, 2, 3)
+
+
+def test_several_images_go_in_order_before_the_text():
+    png, jpeg = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (3, 2), (1, 2, 3)).save(png, format="PNG")
+    Image.new("RGB", (2, 3), (9, 8, 7)).save(jpeg, format="JPEG")
+    reply = {"choices": [{"message": {"role": "assistant", "content": "ok"}}], "usage": {"prompt_tokens": 1}}
+    fake = FakeAPI(lambda path, body: reply)
+    try:
+        OpenAIAdapter(f"{fake.url}/v1#m").generate([GenerationRequest("<image 1> or <image 2>?",
+                                                                      (png.getvalue(), jpeg.getvalue()), 4)])
+    finally:
+        fake.close()
+    content = fake.requests[0]["body"]["messages"][0]["content"]
+    assert [part["type"] for part in content] == ["image_url", "image_url", "text"]
+    assert [part["image_url"]["url"] for part in content[:2]] == [image_data_url(png.getvalue()),
+                                                                  image_data_url(jpeg.getvalue())]

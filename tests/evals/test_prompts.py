@@ -1,4 +1,5 @@
-"""Recorded prompt files: schema, hashes and rendering (molmo.md §5.1, harness.md §2.7 and §4.1)."""
+"""Recorded prompt files: schema, hashes and rendering (the Molmo release's olmo/data/data_formatter.py and lmms-eval's
+task files, as each prompt set's `source` names them)."""
 
 import hashlib
 

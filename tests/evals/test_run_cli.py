@@ -69,7 +69,7 @@ def test_run_is_killed_resumes_and_rescores_identically(setup, tmp_path, capsys)
 
     assert main(["eval", "compare", str(out), "--models", "Molmo-72B"]) == 0
     table = capsys.readouterr().out
-    assert "| Molmo-72B (paper) | 96.3 |" in table and "(generic prompts)" in table
+    assert "| Molmo-72B (paper) | 96.3 |" in table and "(generic prompts, molmo scoring)" in table
 
 
 @pytest.mark.slow

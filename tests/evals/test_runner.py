@@ -61,7 +61,7 @@ def test_a_run_writes_every_sample_and_a_run_record(tmp_path, fixture_data):
     assert first["prediction"] == "B" and first["parsed"] == "B"
     on_disk = json.loads((tmp_path / "run/run.json").read_text())
     assert on_disk == record and record["status"] == "complete"
-    assert record["tasks"]["ai2d"]["dataset"] == "lmms-lab/ai2d"
+    assert record["tasks"]["ai2d"]["dataset"] == "lmms-lab-encoder/ai2d"
     assert record["tasks"]["ai2d"]["data_fingerprint"].startswith("sha256:")
     assert len(record["tasks"]["docvqa"]["prompt_sha256"]) == 64
     assert record["packages"]["numpy"]
@@ -135,3 +135,48 @@ def test_submission_run_writes_the_server_answer_file(tmp_path):
     assert all(s["score"] is None for s in _samples(tmp_path / "run"))
     with pytest.raises(ValueError, match="ai2d has no evaluation-server split; tasks with one: vqav2, docvqa"):
         RunConfig(tasks=("ai2d",), prompt_set="generic", submission=True).spec("ai2d")
+
+
+def test_the_scoring_profile_is_recorded_and_changes_only_the_scores(tmp_path, fixture_data, capsys):
+    from evals.runner import score_record
+    from molmo_arena import main
+
+    official = EvaluationRun(EchoAdapter(), _config(fixture_data), tmp_path / "official").run()
+    molmo = EvaluationRun(EchoAdapter(), _config(fixture_data, scoring="molmo"), tmp_path / "molmo").run()
+    assert (official["config"]["scoring"], molmo["config"]["scoring"]) == ("official", "molmo")
+    official_samples, molmo_samples = _samples(tmp_path / "official"), _samples(tmp_path / "molmo")
+    assert {s["scoring"] for s in official_samples} == {"official"} and {s["scoring"] for s in molmo_samples} == {
+        "molmo"}
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip([score_record(s, "molmo") for s in official_samples]) == strip(molmo_samples)
+
+    # `eval compare` shows a run under the molmo profile (the paper's), rescoring it from its samples.
+    assert main(["eval", "compare", str(tmp_path / "official"), str(tmp_path / "molmo"), "--models", "Molmo-72B"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "molmo scoring" in line]
+    assert len(rows) == 2 and rows[0].split("|")[2:] == rows[1].split("|")[2:]
+    assert main(["eval", "compare", str(tmp_path / "official"), "--scoring", "official"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "official scoring" in line)
+    assert f"{official['scores']['ai2d']['score']:.1f}" in row
+
+
+class RecordingAdapter(EchoAdapter):
+    """The echo model, keeping every request it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[GenerationRequest] = []
+
+    def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
+        self.requests += requests
+        return super().generate(requests)
+
+
+def test_every_image_an_mmmu_question_names_reaches_the_model_in_order(tmp_path):
+    from evals.data import load_items
+
+    data = {"mmmu": str(write_fixture("mmmu", tmp_path / "data", n=10))}
+    adapter = RecordingAdapter()
+    EvaluationRun(adapter, RunConfig(tasks=("mmmu",), prompt_set="generic", data=data), tmp_path / "run").run()
+    items = load_items("mmmu", data["mmmu"])
+    assert sorted(r.images for r in adapter.requests) == sorted(item.images for item in items)
+    assert {s["images"] for s in _samples(tmp_path / "run")} == {1, 2, 4}

@@ -7,10 +7,10 @@ import pytest
 from molmo_arena import main
 
 VQA_LINES = [
-    {"id": "q1", "prediction": "Two", "answers": ["2"] * 10},  # 1.0
-    {"id": "q2", "prediction": "Answer: a dog", "answers": ["dog"] * 3 + ["cat"] * 7},  # 0.9
+    {"id": "q1", "prediction": "Two", "answers": ["2"] * 9 + ["3"]},  # 1.0 (molmo 1.0)
+    {"id": "q2", "prediction": "Answer: a dog", "answers": ["dog"] * 3 + ["cat"] * 7},  # 0.0 (molmo 1.0)
     {"id": 3, "prediction": "", "answers": ["yes"] * 10},  # 0.0, unparsed
-    {"id": "q4", "prediction": "red", "answers": ["red"] + ["blue"] * 9, "meta": {"source": "test"}},  # 0.3
+    {"id": "q4", "prediction": "red", "answers": ["red"] + ["blue"] * 9, "meta": {"source": "test"}},  # 0.3 (1/3)
 ]
 
 
@@ -29,14 +29,20 @@ def test_scores_a_vqa_file_and_prints_the_task_score(tmp_path, capsys):
     assert main(["eval", "score", "vqav2", str(predictions), "--out", str(out), "--seed", "0"]) == 0
     rows = _read_jsonl(out)
     assert [row["id"] for row in rows] == ["q1", "q2", 3, "q4"]
-    assert [row["score"] for row in rows] == pytest.approx([1.0, 0.9, 0.0, 0.3])
-    assert [row["parsed"] for row in rows] == ["2", "dog", None, "red"]
-    assert rows[3]["secondary"] == {"vqa_molmo": pytest.approx(1 / 3)}
+    assert [row["score"] for row in rows] == pytest.approx([1.0, 0.0, 0.0, 0.3])
+    assert [row["parsed"] for row in rows] == ["2", "answer: dog", None, "red"]
     printed = capsys.readouterr().out
-    assert "vqav2 vqa_accuracy: 55.00 (95% bootstrap CI " in printed
+    assert "vqav2 vqa_accuracy (official scoring): 32.50 (95% bootstrap CI " in printed
     assert "items 4, unparsed 1" in printed
-    assert "vqa_molmo: 58.33" in printed
     assert not list(out.parent.glob("*.tmp"))
+
+
+def test_the_molmo_scoring_profile(tmp_path, capsys):
+    predictions = _write_jsonl(tmp_path / "preds.jsonl", VQA_LINES)
+    out = tmp_path / "molmo.jsonl"
+    assert main(["eval", "score", "vqav2", str(predictions), "--scoring", "molmo", "--out", str(out)]) == 0
+    assert [row["score"] for row in _read_jsonl(out)] == pytest.approx([1.0, 1.0, 0.0, 1 / 3])
+    assert "vqav2 vqa_score (molmo scoring): 58.33" in capsys.readouterr().out
 
 
 def test_printed_interval_is_deterministic_for_a_seed(tmp_path, capsys):
@@ -47,7 +53,7 @@ def test_printed_interval_is_deterministic_for_a_seed(tmp_path, capsys):
         outputs.append(capsys.readouterr().out.split("CI ")[1].split(",")[0])
     assert outputs[0] == outputs[1]
     low, high = (float(value) for value in outputs[0].split("-"))
-    assert 0.0 <= low <= 55.0 <= high <= 100.0
+    assert 0.0 <= low <= 32.5 <= high <= 100.0
 
 
 def test_multiple_choice_file(tmp_path, capsys):
@@ -67,7 +73,7 @@ def test_multiple_choice_file(tmp_path, capsys):
         (0.0, None),
     ]
     printed = capsys.readouterr().out
-    assert "ai2d mc_accuracy: 50.00" in printed
+    assert "ai2d mc_accuracy (official scoring): 50.00" in printed
     assert "items 4, unparsed 1" in printed
     assert "nearest_option: 25.00" in printed
 

@@ -27,16 +27,17 @@ def _png(color: str = "red", size: tuple[int, int] = (8, 6)) -> bytes:
 PNG = _png()
 CELL = {"bytes": PNG, "path": None}
 
-# harness.md §2.7 / §8.6 and molmo.md §3.1: (dataset id, config, split scored locally, server split)
+# (dataset id, config, split scored locally, server split): the ids of lmms-eval's task files (lmms-eval 0.7.3 and
+# upstream after its pull request 1416); revisions stay "main", as the hub cannot be reached to pin them.
 EXPECTED = {
-    "ai2d": ("lmms-lab/ai2d", None, "test", None),
-    "chartqa": ("lmms-lab/ChartQA", None, "test", None),
-    "vqav2": ("lmms-lab/VQAv2", None, "validation", "testdev"),
-    "docvqa": ("lmms-lab/DocVQA", "DocVQA", "validation", "test"),
-    "infovqa": ("lmms-lab/DocVQA", "InfographicVQA", "validation", "test"),
-    "textvqa": ("lmms-lab/textvqa", None, "validation", None),
-    "realworldqa": ("lmms-lab/RealWorldQA", None, "test", None),
-    "mmmu": ("lmms-lab/MMMU", None, "validation", None),
+    "ai2d": ("lmms-lab-encoder/ai2d", None, "test", None),
+    "chartqa": ("lmms-lab-encoder/ChartQA", None, "test", None),
+    "vqav2": ("lmms-lab-encoder/VQAv2", None, "validation", "testdev"),
+    "docvqa": ("lmms-lab-encoder/DocVQA", "DocVQA", "validation", "test"),
+    "infovqa": ("lmms-lab-encoder/DocVQA", "InfographicVQA", "validation", "test"),
+    "textvqa": ("lmms-lab-encoder/textvqa", None, "validation", None),
+    "realworldqa": ("lmms-lab-encoder/RealWorldQA", None, "test", None),
+    "mmmu": ("lmms-lab-encoder/MMMU", None, "validation", None),
     "mathvista": ("AI4Math/MathVista", None, "testmini", None),
     "countbenchqa": ("vikhyatk/CountBenchQA", None, "test", None),
     "pixmo_count": ("kcz358/pixmo-count", None, "test", None),
@@ -102,7 +103,8 @@ def test_bad_images_name_the_field(value: object, problem: str) -> None:
 def test_ai2d_answer_index_becomes_a_letter() -> None:
     row = {"question": "Which stage follows egg?", "options": ["pupa", "larva", "adult", "egg"], "image": CELL}
     item = TASKS["ai2d"].to_item({**row, "answer": "1"}, 7)
-    assert item == EvalItem("7", "Which stage follows egg?", ["B"], PNG, ["pupa", "larva", "adult", "egg"])
+    assert item == EvalItem("7", "Which stage follows egg?", ["B"], (PNG,), ["pupa", "larva", "adult", "egg"])
+    assert item.image == PNG
     assert TASKS["ai2d"].to_item({**row, "answer": 3}, 7).answers == ["D"]
     with pytest.raises(FieldError, match="field 'answer': option index 4 out of range"):
         TASKS["ai2d"].to_item({**row, "answer": "4"}, 7)
@@ -190,10 +192,23 @@ def test_mmmu_multiple_choice_and_open_questions() -> None:
     assert item.answers == ["A"]
     assert "<image 1>" in item.question
     assert (item.meta["subject"], item.meta["num_images"]) == ("Art_Theory", 2)
+    assert item.images == (PNG,)  # image_2 is filled but not named
     open_question = TASKS["mmmu"].to_item(_mmmu_row(options="[]", question_type="open", answer="12"), 0)
     assert (open_question.choices, open_question.answers) == (None, ["12"])
     listed = TASKS["mmmu"].to_item(_mmmu_row(options="[]", question_type="open", answer="['1/2', '0.5']"), 0)
     assert listed.answers == ["1/2", "0.5"]
+
+
+def test_mmmu_items_carry_every_image_the_text_names_in_number_order() -> None:
+    images = {f"image_{k}": {"bytes": _png(color), "path": None} for k, color in enumerate(["red", "green", "blue"], 1)}
+    row = _mmmu_row(question="Compare <image 3> with <image 1>.", options="['<image 2>', 'neither']", **images)
+    item = TASKS["mmmu"].to_item(row, 0)
+    assert item.images == (_png("red"), _png("green"), _png("blue"))  # options count; 1, 2, 3 as lmms-eval sorts
+    assert item.question == "Compare <image 3> with <image 1>."  # the tokens stay in the text
+    unnamed = TASKS["mmmu"].to_item(_mmmu_row(question="Which period is this painting from?"), 0)
+    assert unnamed.images == (PNG,)  # none named: image_1
+    with pytest.raises(FieldError, match="field 'image_2': empty"):
+        TASKS["mmmu"].to_item(_mmmu_row(question="<image 1> or <image 2>?"), 0)
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,43 @@
-"""Parsing, counting and drawing Molmo's `<point>` / `<points>` output."""
+"""Parsing, counting and drawing Molmo's `<point>` / `<points>` output: the one set of cases for the one reader
+(`molmo.pointing`), which the counting metric (tests/evals/test_metric_counting.py reuses POINT_CASES), the
+arena and the demo all use."""
 
 import random
+import re
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from molmo.pointing import PALETTE, PointSet, count_points, draw_points, parse_points
+from molmo.pointing import PALETTE, PointSet, count_points, draw_points, parse_points, without_points
+
+# (model output, how many valid points it holds). None of them writes a count in words or digits outside its tags.
+POINT_CASES = [
+    ('<point x="10.5" y="20.1" alt="cat">cat</point>', 1),
+    ('<points x1="10" y1="20" x2="30" y2="40" x3="50" y3="60" alt="dogs">dogs</points>', 3),
+    ('<point x="1" y="2" alt="a">a</point> and <point x="3" y="4" alt="b">b</point>', 2),
+    ('<point x="100" y="0" alt="edge">edge</point>', 1),  # 0 and 100 are on the image
+    ('<point x="150" y="20">', 0),  # above 100: the release's reader drops the point
+    ('<points x1="-5" y1="20" x2="50" y2="50">', 1),  # no sign in the release's numbers
+    ('<point x=" 5" y="6">', 1),  # leading spaces are allowed...
+    ('<point x="5 " y="6">', 0),  # ...trailing ones are not
+    ('<point x="1e1" y="5">', 0),
+    ('<point x="nan" y="5">', 0),
+    ('<point x="3." y="5">', 0),
+    ('<points x1="1" y1="2" x2="3"', 1),  # cut off by the token limit: the complete pair counts
+    ('<points x1="1" y1="2" x2="3" y2="4"</points>', 2),
+    ("<points x1=abc y1=>", 0),
+    ("<points", 0),
+    ("<point>", 0),
+    ("</points></point><<>>", 0),
+    ('<points x1="1e5" y1="--" alt=">">', 0),
+]
+
+
+@pytest.mark.parametrize(("text", "count"), POINT_CASES)
+def test_point_cases(text, count):
+    assert count_points(text) == count
+    assert sum(len(p.points) for p in parse_points(text, 640, 480)) == count
 
 
 def release_format(points: list[tuple[float, float]], alt: str, label: str) -> str:
@@ -74,6 +106,35 @@ def test_malformed_points_are_skipped():
     assert parse_points('<point y="5" alt="no x">no x</point>', 100, 100) == []
     assert parse_points('<pointer x="5" y="5">', 100, 100) == []
     assert count_points('<point x="1" y="1">a</point> <point x="200" y="1">b</point>') == 1
+
+
+def test_without_points_keeps_only_the_prose():
+    text = 'Counting the <points x1="1" y1="2" x2="3" y2="4" alt="2 dogs">2 dogs</points> shows a total of 2.'
+    assert without_points(text).split() == ["Counting", "the", "shows", "a", "total", "of", "2."]
+    assert without_points("3 cats</point>").split() == ["3", "cats"]
+
+
+# The release's own reader of point tags (allenai/molmo olmo/util.py `extract_points`, its x/y attribute pattern):
+# an x attribute followed by a y attribute, each a plain decimal after optional spaces, a point over 100 dropped.
+_RELEASE_PAIR = re.compile(r'x\d*="\s*([0-9]+(?:\.[0-9]+)?)"\s+y\d*="\s*([0-9]+(?:\.[0-9]+)?)"')
+
+
+def _release_count(text: str) -> int:
+    return sum(max(float(x), float(y)) <= 100 for x, y in _RELEASE_PAIR.findall(text))
+
+
+def test_counts_equal_the_release_reader_on_release_formatted_output():
+    rng = random.Random(7)
+    values = ["0", "100", "12.5", " 7", "99.9", "100.1", "150", "-5", "1e2", "abc", "3.", "", "0.0"]
+    for _ in range(2000):
+        n = rng.randint(1, 8)
+        pairs = [(rng.choice(values), rng.choice(values)) for _ in range(n)]
+        if n == 1:
+            text = f'<point x="{pairs[0][0]}" y="{pairs[0][1]}" alt="a">a</point>'
+        else:
+            coords = " ".join(f'x{i}="{x}" y{i}="{y}"' for i, (x, y) in enumerate(pairs, start=1))
+            text = f'Counting the <points {coords} alt="things">things</points> shows a total of {n}.'
+        assert count_points(text) == _release_count(text), text
 
 
 def test_round_trip_of_the_release_format():
