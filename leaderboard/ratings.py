@@ -136,10 +136,19 @@ def select_battles(battles: pd.DataFrame, settings: FitSettings) -> tuple[pd.Dat
     """Apply the category, anonymity and tie filters; returns the kept battles and what each filter removed."""
     selection = {"read": len(battles)}
     kept = battles
+    mask = (kept["model_a"] != kept["model_b"]).to_numpy()
+    selection["self_battles"] = int((~mask).sum())  # a model against itself says nothing about ratings
+    kept = kept[mask]
     if settings.category is not None:
-        if "category" not in kept.columns:
-            raise BattleDataError(f"--category {settings.category!r} given, but the battles have no 'category' field")
-        mask = kept["category"] == settings.category
+        if "category" not in kept.columns and "tags" not in kept.columns:
+            raise BattleDataError(f"--category {settings.category!r} given, but the battles have no 'category' "
+                                  "or 'category_tag' field")
+        mask = np.zeros(len(kept), dtype=bool)
+        if "category" in kept.columns:
+            mask |= (kept["category"] == settings.category).to_numpy()
+        if "tags" in kept.columns:
+            tags = "," + kept["tags"] + ","
+            mask |= tags.str.contains("," + settings.category + ",", regex=False).to_numpy()
         selection["other_categories"] = int((~mask).sum())
         kept = kept[mask]
     if "anony" in kept.columns and not settings.keep_named:

@@ -38,7 +38,7 @@ def test_fit_writes_ratings_files_byte_identically(tmp_path, battles_file, capsy
     assert document["settings"]["rounds"] == 200 and document["settings"]["ci"] == "bootstrap"
     assert re.fullmatch(r"[0-9a-f]{64}", document["input"]["sha256"])
     assert document["ratings"][0]["model"] == "alpha"
-    assert document["selection"] == {"read": 6000, "named": 0, "used": 6000}
+    assert document["selection"] == {"read": 6000, "self_battles": 0, "named": 0, "used": 6000}
     pairwise = pd.read_csv(tmp_path / "one/pairwise.csv")
     assert len(pairwise) == 10 and pairwise["decided"].dtype == bool
     assert "alpha" in capsys.readouterr().out
