@@ -8,6 +8,8 @@ battles only through s_ij (wins + ties / 2), so Newton's method runs on (M, M) m
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy.special import expit, log_expit
 
@@ -39,17 +41,27 @@ def needs_ridge(scores: np.ndarray) -> np.ndarray | bool:
     return bool(not connected[0]) if single else ~connected
 
 
+class StrengthFit(NamedTuple):
+    """Fitted strengths and whether each fit converged (a bool, or one per batch element)."""
+
+    theta: np.ndarray  # (M,) or (B, M), mean zero
+    converged: bool | np.ndarray
+    iterations: int
+
+
 def fit_strengths(
     scores: np.ndarray,
     ridge: float | np.ndarray = 0.0,
     init: np.ndarray | None = None,
     tol: float = 1e-10,
     max_iter: int = 100,
-) -> np.ndarray:
+) -> StrengthFit:
     """Maximise the (optionally ridge-penalised) likelihood by damped Newton steps.
 
     scores: (M, M) or a batch (B, M, M) of s_ij. ridge: a penalty (ridge / 2) * |theta|^2, scalar or one per
-    batch element; zero unless the data need it (see `needs_ridge`). Returns theta, (M,) or (B, M), mean zero.
+    batch element; zero unless the data need it (see `needs_ridge`). A fit has converged when its last Newton
+    step moved no strength by more than `tol`; one that has not after `max_iter` steps is reported as such in
+    `converged`, never passed off as a maximum.
     """
     single = scores.ndim == 2
     s = scores[None] if single else scores
@@ -60,12 +72,14 @@ def fit_strengths(
     theta -= theta.mean(axis=1, keepdims=True)
     gauge = np.full((n, n), 1.0 / n)
     eye = np.eye(n)
+    converged = np.zeros(batch, dtype=bool)
 
     def objective(t: np.ndarray, rows: np.ndarray) -> np.ndarray:
         diff = t[:, :, None] - t[:, None, :]
         return -(s[rows] * log_expit(diff)).sum(axis=(1, 2)) + 0.5 * lam[rows, 0] * (t * t).sum(axis=1)
 
-    for _ in range(max_iter):
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is reported
         p = expit(theta[:, :, None] - theta[:, None, :])
         gradient = (s - games * p).sum(axis=2) - lam * theta
         weight = games * p * (1.0 - p)
@@ -81,10 +95,12 @@ def fit_strengths(
                     break
                 step[rows[worse]] *= 0.5
         theta = theta + step
-        if np.max(np.abs(step)) < tol:
+        converged = np.abs(step).max(axis=1) < tol
+        if converged.all():
             break
     theta -= theta.mean(axis=1, keepdims=True)
-    return theta[0] if single else theta
+    return StrengthFit(theta[0], bool(converged[0]), iterations) if single else \
+        StrengthFit(theta, converged, iterations)
 
 
 def hessian(scores: np.ndarray, theta: np.ndarray) -> np.ndarray:

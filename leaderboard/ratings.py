@@ -42,6 +42,16 @@ class FitSettings:
 
 
 @dataclass(frozen=True)
+class FitConvergence:
+    """Whether the maximum-likelihood fit converged, in how many Newton steps, and how many bootstrap rounds
+    did not."""
+
+    converged: bool = True
+    iterations: int = 0
+    bootstrap_rounds_not_converged: int = 0
+
+
+@dataclass(frozen=True)
 class Diagnostics:
     """Where the data make the plain MLE ill-posed, and what was done about it."""
 
@@ -50,6 +60,8 @@ class Diagnostics:
     never_won: list[str]
     never_lost: list[str]
     few_battles: list[str]
+    self_battles: int = 0  # battles of a model against itself, dropped
+    convergence: FitConvergence = field(default_factory=FitConvergence)
 
     @property
     def connected(self) -> bool:
@@ -75,6 +87,15 @@ class Diagnostics:
             )
         if self.few_battles:
             notes.append(f"fewer battles than the minimum: {', '.join(self.few_battles)}")
+        if self.self_battles:
+            notes.append(f"{self.self_battles} battles of a model against itself were dropped (they carry no "
+                         "information about ratings)")
+        if not self.convergence.converged:
+            notes.append(f"the rating fit did not converge in {self.convergence.iterations} Newton steps; the "
+                         "ratings are not the maximum-likelihood estimate")
+        if self.convergence.bootstrap_rounds_not_converged:
+            notes.append(f"{self.convergence.bootstrap_rounds_not_converged} bootstrap rounds did not converge; "
+                         "the intervals are approximate")
         return notes
 
 
@@ -176,7 +197,8 @@ def fit_leaderboard(
     models = counts.models
     scores = counts.scores
     ridge = RIDGE if needs_ridge(scores) else 0.0
-    theta = fit_strengths(scores, ridge=ridge)
+    fit = fit_strengths(scores, ridge=ridge)
+    theta = fit.theta
     anchor_index = None
     if settings.anchor is not None:
         name = settings.anchor[0]
@@ -192,9 +214,11 @@ def fit_leaderboard(
 
     rating = to_elo(theta)
     samples = covariance = None
+    unconverged_rounds = 0
     if settings.ci == "bootstrap":
-        strengths = bootstrap_strengths(counts, theta, settings.rounds, settings.seed, ridge, progress=progress)
-        samples = to_elo(strengths)
+        boot = bootstrap_strengths(counts, theta, settings.rounds, settings.seed, ridge, progress=progress)
+        samples = to_elo(boot.theta)
+        unconverged_rounds = boot.not_converged
         lower, upper = np.quantile(samples, [0.025, 0.975], axis=0)
     else:
         cov = sandwich_covariance(counts.wins, counts.ties, theta, ridge=ridge)
@@ -206,7 +230,8 @@ def fit_leaderboard(
         half = Z95 * np.sqrt(np.maximum(np.diag(covariance), 0.0))
         lower, upper = rating - half, rating + half
 
-    diagnostics = _diagnose(counts, ridge, settings.min_battles)
+    diagnostics = _diagnose(counts, ridge, settings.min_battles, selection,
+                            FitConvergence(fit.converged, fit.iterations, unconverged_rounds))
     return Leaderboard(
         settings=settings,
         counts=counts,
@@ -221,7 +246,9 @@ def fit_leaderboard(
     )
 
 
-def _diagnose(counts: PairCounts, ridge: float, min_battles: int) -> Diagnostics:
+def _diagnose(
+    counts: PairCounts, ridge: float, min_battles: int, selection: dict[str, int], convergence: FitConvergence
+) -> Diagnostics:
     models = counts.models
     scores = counts.scores
     n_groups, labels = connected_components(counts.games > 0, directed=False)
@@ -234,6 +261,8 @@ def _diagnose(counts: PairCounts, ridge: float, min_battles: int) -> Diagnostics
         never_won=[m for m, s in zip(models, scores.sum(axis=1), strict=True) if s == 0],
         never_lost=[m for m, s in zip(models, scores.sum(axis=0), strict=True) if s == 0],
         few_battles=[m for m in models if battles[m] < min_battles],
+        self_battles=selection.get("self_battles", 0),
+        convergence=convergence,
     )
 
 

@@ -24,8 +24,12 @@ def simulate_battles(
     categories: Sequence[str] = (),
     judges: int = 20,
     start_time: float = 1_700_000_000.0,
+    popularity: Sequence[float] | None = None,
 ) -> pd.DataFrame:
-    """Battles between uniformly drawn pairs, outcomes from the Elo-scale Bradley-Terry model.
+    """Battles between drawn pairs, outcomes from the Elo-scale Bradley-Terry model.
+
+    Pairs are uniform, or with `popularity` (one weight per model) drawn as a live arena skews them: each side
+    in proportion to its model's weight.
 
     A battle is a tie with probability t = min(tie_rate, 2 min(p, 1 - p)), else model_a wins with probability
     p - t/2: so the expected half-win score of model_a is exactly p and a half-win fit recovers `ratings`.
@@ -36,8 +40,15 @@ def simulate_battles(
         raise ValueError("simulating battles needs at least two models")
     strength = np.array([ratings[name] for name in names], dtype=float)
     rng = np.random.default_rng(seed)
-    a = rng.integers(0, len(names), n_battles)
-    b = (a + rng.integers(1, len(names), n_battles)) % len(names)
+    if popularity is None:
+        a = rng.integers(0, len(names), n_battles)
+        b = (a + rng.integers(1, len(names), n_battles)) % len(names)
+    else:
+        weight = np.asarray(popularity, dtype=float) / np.sum(popularity)
+        a = rng.choice(len(names), n_battles, p=weight)
+        b = rng.choice(len(names), n_battles, p=weight)
+        while (same := np.flatnonzero(a == b)).size:
+            b[same] = rng.choice(len(names), same.size, p=weight)
     p = 1.0 / (1.0 + 10.0 ** ((strength[b] - strength[a]) / 400.0))
     t = np.minimum(tie_rate, 2.0 * np.minimum(p, 1.0 - p))
     u = rng.random(n_battles)
