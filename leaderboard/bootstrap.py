@@ -41,17 +41,20 @@ def bootstrap_strengths(
     seed: int,
     ridge: float,
     progress: bool = False,
+    pair_weight: np.ndarray | None = None,
 ) -> BootstrapFit:
     """Strengths re-fitted on `rounds` resamples of the battles.
 
     `ridge` is applied in every round when the full data needed it; a round whose resample breaks the
     existence condition on its own (a model that happens to draw no loss) gets the standard small ridge.
+    With `pair_weight` (M, M), every pair's resampled scores are weighted as the full data's were.
     """
     n = len(counts.models)
     i, j = np.triu_indices(n, k=1)
     cells = np.stack([counts.wins[i, j], counts.wins[j, i], counts.ties[i, j]], axis=1)  # (P, 3)
     observed = cells.sum(axis=1) > 0
     i, j, cells = i[observed], j[observed], cells[observed]
+    weight = np.ones(len(i)) if pair_weight is None else pair_weight[i, j]
     pairs = len(i)
     # Directed edges of the full data (i scored against j): a round that keeps them all keeps its existence.
     edge_ij, edge_ji = cells[:, 0] + cells[:, 2] > 0, cells[:, 1] + cells[:, 2] > 0
@@ -60,7 +63,8 @@ def bootstrap_strengths(
         shape=(pairs, n),
     ).T.tocsr()  # (M, P): +1 at the first model of a pair, -1 at the second
     gauge = np.full((n, n), 1.0 / n)
-    h_inv = np.linalg.inv(hessian(counts.scores, theta) + ridge * np.eye(n) + gauge)
+    scores = counts.scores if pair_weight is None else counts.scores * pair_weight
+    h_inv = np.linalg.inv(hessian(scores, theta) + ridge * np.eye(n) + gauge)
 
     per_batch = max(1, min(_BATCH_ELEMENTS // (3 * pairs), -(-rounds // _WORKERS)))
     starts = list(range(0, rounds, per_batch))
@@ -70,8 +74,8 @@ def bootstrap_strengths(
     def run(batch: int) -> tuple[np.ndarray, int]:
         size = min(per_batch, rounds - starts[batch])
         draw = multinomial_counts(generators[batch], cells.ravel(), size).reshape(size, pairs, 3)
-        s_ij = (draw[:, :, 0] + 0.5 * draw[:, :, 2]).T  # (P, rounds): pairs along the first axis
-        s_ji = (draw[:, :, 1] + 0.5 * draw[:, :, 2]).T
+        s_ij = (draw[:, :, 0] + 0.5 * draw[:, :, 2]).T * weight[:, None]  # (P, rounds): pairs along axis 0
+        s_ji = (draw[:, :, 1] + 0.5 * draw[:, :, 2]).T * weight[:, None]
         lam = np.full(size, ridge)
         if ridge == 0.0:
             lost = ((s_ij == 0) & edge_ij[:, None]).any(axis=0) | ((s_ji == 0) & edge_ji[:, None]).any(axis=0)

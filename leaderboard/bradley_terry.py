@@ -111,28 +111,34 @@ def hessian(scores: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return np.diag(weight.sum(axis=1)) - weight
 
 
-def score_outer(wins: np.ndarray, ties: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """G = sum over battles of (y - p)^2 x x^T with x = e_i - e_j: the empirical variance of the score.
+def score_outer(wins: np.ndarray, ties: np.ndarray, theta: np.ndarray, pair_weight: np.ndarray | None = None
+                ) -> np.ndarray:
+    """G = sum over battles of (w (y - p))^2 x x^T with x = e_i - e_j: the empirical variance of the score.
 
-    Per pair: i's wins give (1 - p)^2, j's wins give p^2, ties give (1/2 - p)^2, with p = P(i beats j).
-    Each ordered half below holds one side's wins and half the ties; adding its transpose completes the pair.
+    Per pair: i's wins give (1 - p)^2, j's wins give p^2, ties give (1/2 - p)^2, with p = P(i beats j); w is the
+    pair's weight (one unless pairs are reweighted). Each ordered half below holds one side's wins and half the
+    ties; adding its transpose completes the pair.
     """
     p = expit(theta[:, None] - theta[None, :])
     half = wins * (1.0 - p) ** 2 + 0.5 * ties * (0.5 - p) ** 2
     per_pair = half + half.T
+    if pair_weight is not None:
+        per_pair = per_pair * pair_weight**2
     np.fill_diagonal(per_pair, 0.0)
     return np.diag(per_pair.sum(axis=1)) - per_pair
 
 
 def sandwich_covariance(
-    wins: np.ndarray, ties: np.ndarray, theta: np.ndarray, ridge: float = 0.0
+    wins: np.ndarray, ties: np.ndarray, theta: np.ndarray, ridge: float = 0.0, pair_weight: np.ndarray | None = None
 ) -> np.ndarray:
-    """Cov(theta) ~ H^-1 G H^-1 in the mean-zero gauge: robust to ties that the half-win likelihood misstates."""
+    """Cov(theta) ~ H^-1 G H^-1 in the mean-zero gauge: robust to ties that the half-win likelihood misstates
+    (and to pair weights, arena-rank's `sandwich` intervals)."""
     n = len(theta)
-    h = hessian(wins + 0.5 * ties, theta)
+    scores = wins + 0.5 * ties
+    h = hessian(scores if pair_weight is None else scores * pair_weight, theta)
     if ridge > 0:
         h_inv = np.linalg.inv(h + ridge * np.eye(n))
     else:
         gauge = np.full((n, n), 1.0 / n)
         h_inv = np.linalg.inv(h + gauge) - gauge
-    return h_inv @ score_outer(wins, ties, theta) @ h_inv
+    return h_inv @ score_outer(wins, ties, theta, pair_weight) @ h_inv

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -14,6 +14,9 @@ from leaderboard.battles import BattleDataError
 from leaderboard.bootstrap import bootstrap_strengths
 from leaderboard.bradley_terry import ELO_PER_NAT, RIDGE, fit_strengths, needs_ridge, sandwich_covariance
 from leaderboard.counts import PairCounts, count_pairs
+from leaderboard.schema import FASTCHAT_FEATURES, STYLE_COUNTS, style_column
+from leaderboard.style import bootstrap_style, fit_style, style_data, style_sandwich
+from leaderboard.voters import FlaggedJudge, anomalous_judges, daily_vote_cap, pair_weights
 
 Z95 = 1.959963984540054  # standard normal 97.5% quantile
 
@@ -31,6 +34,13 @@ class FitSettings:
     min_battles: int = 0
     category: str | None = None
     keep_named: bool = False
+    style_control: bool = False
+    style_features: tuple[str, ...] | None = None  # None: FastChat's four, plus points where every battle has them
+    style_ridge: float = 0.0
+    daily_votes_per_judge: int | None = None
+    outlier_test: bool = False
+    keep_outliers: bool = False
+    reweight_pairs: bool = False
 
     def __post_init__(self) -> None:
         if self.ties not in ("half", "drop"):
@@ -39,6 +49,10 @@ class FitSettings:
             raise ValueError(f"ci must be 'bootstrap' or 'sandwich', got {self.ci!r}")
         if self.ci == "bootstrap" and self.rounds < 2:
             raise ValueError(f"the bootstrap needs at least 2 rounds, got {self.rounds}")
+        if self.style_ridge < 0:
+            raise ValueError(f"the style ridge must be zero or positive, got {self.style_ridge}")
+        if self.daily_votes_per_judge is not None and self.daily_votes_per_judge < 1:
+            raise ValueError(f"the daily vote cap must be at least 1, got {self.daily_votes_per_judge}")
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,8 @@ class Diagnostics:
     few_battles: list[str]
     self_battles: int = 0  # battles of a model against itself, dropped
     convergence: FitConvergence = field(default_factory=FitConvergence)
+    anomalous_judges: list[FlaggedJudge] = field(default_factory=list)
+    plain_convergence: FitConvergence | None = None  # with style control: the plain fit's
 
     @property
     def connected(self) -> bool:
@@ -93,6 +109,14 @@ class Diagnostics:
         if not self.convergence.converged:
             notes.append(f"the rating fit did not converge in {self.convergence.iterations} Newton steps; the "
                          "ratings are not the maximum-likelihood estimate")
+        if self.plain_convergence is not None and not self.plain_convergence.converged:
+            notes.append(f"the fit without style control did not converge in {self.plain_convergence.iterations} "
+                         "Newton steps")
+        if self.anomalous_judges:
+            names = ", ".join(flag.judge for flag in self.anomalous_judges[:10])
+            more = f" and {len(self.anomalous_judges) - 10} more" if len(self.anomalous_judges) > 10 else ""
+            notes.append(f"{len(self.anomalous_judges)} judges vote against the crowd beyond chance (anomalous-voter "
+                         f"test): {names}{more}")
         if self.convergence.bootstrap_rounds_not_converged:
             notes.append(f"{self.convergence.bootstrap_rounds_not_converged} bootstrap rounds did not converge; "
                          "the intervals are approximate")
@@ -113,6 +137,7 @@ class Leaderboard:
     samples: np.ndarray | None = None  # (rounds, M) bootstrap ratings, ci == "bootstrap"
     covariance: np.ndarray | None = None  # (M, M) in Elo^2, ci == "sandwich"
     flags: dict[str, list[str]] = field(default_factory=dict)
+    style: StyleControl | None = None
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -153,13 +178,21 @@ class Leaderboard:
         return expit(diff / ELO_PER_NAT), expit(low / ELO_PER_NAT), expit(high / ELO_PER_NAT)
 
 
-def select_battles(battles: pd.DataFrame, settings: FitSettings) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Apply the category, anonymity and tie filters; returns the kept battles and what each filter removed."""
+def select_battles(
+    battles: pd.DataFrame, settings: FitSettings
+) -> tuple[pd.DataFrame, dict[str, int], list[FlaggedJudge]]:
+    """Apply the filters in FastChat's order (`elo_analysis.py`, `report_elo_analysis_results`): self-battles,
+    category, anonymity, ties, the daily vote cap, then the anomalous-voter test. Returns the kept battles, what
+    each filter removed, and the judges the voter test flagged."""
     selection = {"read": len(battles)}
     kept = battles
-    mask = (kept["model_a"] != kept["model_b"]).to_numpy()
-    selection["self_battles"] = int((~mask).sum())  # a model against itself says nothing about ratings
-    kept = kept[mask]
+
+    def keep(mask: np.ndarray, reason: str) -> None:
+        nonlocal kept
+        selection[reason] = int((~mask).sum())
+        kept = kept[mask]
+
+    keep((kept["model_a"] != kept["model_b"]).to_numpy(), "self_battles")  # no information about ratings
     if settings.category is not None:
         if "category" not in kept.columns and "tags" not in kept.columns:
             raise BattleDataError(f"--category {settings.category!r} given, but the battles have no 'category' "
@@ -168,43 +201,110 @@ def select_battles(battles: pd.DataFrame, settings: FitSettings) -> tuple[pd.Dat
         if "category" in kept.columns:
             mask |= (kept["category"] == settings.category).to_numpy()
         if "tags" in kept.columns:
-            tags = "," + kept["tags"] + ","
-            mask |= tags.str.contains("," + settings.category + ",", regex=False).to_numpy()
-        selection["other_categories"] = int((~mask).sum())
-        kept = kept[mask]
+            mask |= ("," + kept["tags"] + ",").str.contains("," + settings.category + ",", regex=False).to_numpy()
+        keep(mask, "other_categories")
     if "anony" in kept.columns and not settings.keep_named:
-        mask = kept["anony"].to_numpy(bool)
-        selection["named"] = int((~mask).sum())
-        kept = kept[mask]
+        keep(kept["anony"].to_numpy(bool), "named")
     if settings.ties == "drop":
-        mask = kept["winner"].isin(("model_a", "model_b")).to_numpy()
-        selection["ties"] = int((~mask).sum())
-        kept = kept[mask]
+        keep(kept["winner"].isin(("model_a", "model_b")).to_numpy(), "ties")
+    if settings.daily_votes_per_judge is not None:
+        _require(kept, ("judge", "tstamp"), "--daily-votes-per-judge")
+        keep(daily_vote_cap(kept, settings.daily_votes_per_judge), "over_daily_cap")
+    flagged: list[FlaggedJudge] = []
+    if settings.outlier_test:
+        _require(kept, ("judge",), "--outlier-test")
+        flagged = anomalous_judges(kept)
+        if not settings.keep_outliers:
+            keep(~kept["judge"].isin([flag.judge for flag in flagged]).to_numpy(), "anomalous_judges")
+    if settings.style_control:
+        features = _style_features(kept, settings)
+        missing = np.zeros(len(kept), dtype=bool)
+        for name in features:
+            for side in "ab":
+                missing |= kept[style_column(name, side)].isna().to_numpy()
+        keep(~missing, "no_style_counts")
     selection["used"] = len(kept)
     if len(kept) == 0:
         removed = ", ".join(f"{k}: {v}" for k, v in selection.items() if k not in ("read", "used"))
         raise BattleDataError(f"no battles left to fit after the filters (removed {removed})")
-    return kept.reset_index(drop=True), selection
+    return kept.reset_index(drop=True), selection, flagged
+
+
+def _require(battles: pd.DataFrame, fields: tuple[str, ...], option: str) -> None:
+    for name in fields:
+        if name not in battles.columns:
+            raise BattleDataError(f"{option} needs the battles' {name!r} field, which they do not have")
+
+
+def _style_features(battles: pd.DataFrame, settings: FitSettings) -> tuple[str, ...]:
+    """The style features of the fit: those asked for, or FastChat's four plus points where the battles have
+    point counts. Every feature asked for must be in the battles' conv_metadata."""
+    if settings.style_features is not None:
+        wanted = settings.style_features
+    else:
+        wanted = FASTCHAT_FEATURES + (("points",) if style_column("points", "a") in battles.columns else ())
+    for name in wanted:
+        if name not in {count.feature for count in STYLE_COUNTS}:
+            raise BattleDataError(f"unknown style feature {name!r} (known: "
+                                  f"{', '.join(count.feature for count in STYLE_COUNTS)})")
+        for side in "ab":
+            if style_column(name, side) not in battles.columns:
+                key = next(c.key for c in STYLE_COUNTS if c.feature == name).format(side=side)
+                raise BattleDataError(f"--style-control needs the style count {key!r} in the battles' "
+                                      "conv_metadata, which they do not have")
+    return tuple(wanted)
+
+
+@dataclass(frozen=True)
+class StyleControl:
+    """The style coefficients of a style-controlled fit, and the plain fit of the same battles beside it."""
+
+    features: tuple[str, ...]
+    beta: np.ndarray  # (k,) logit per standard deviation of the feature
+    lower: np.ndarray
+    upper: np.ndarray
+    ridge: float
+    plain: Leaderboard
 
 
 def fit_leaderboard(
     battles: pd.DataFrame, settings: FitSettings | None = None, progress: bool = False
 ) -> Leaderboard:
-    """Fit Bradley-Terry ratings on the Elo scale with 95% intervals (bootstrap or sandwich)."""
+    """Fit Bradley-Terry ratings on the Elo scale with 95% intervals (bootstrap or sandwich); with style
+    control, the style-controlled ratings, with the plain fit and the coefficients in `style`."""
     settings = settings or FitSettings()
-    used, selection = select_battles(battles, settings)
+    used, selection, flagged = select_battles(battles, settings)
     counts = count_pairs(used)
     models = counts.models
-    scores = counts.scores
+    weight = pair_weights(counts.games) if settings.reweight_pairs else None
+    scores = counts.scores if weight is None else counts.scores * weight
     ridge = RIDGE if needs_ridge(scores) else 0.0
     fit = fit_strengths(scores, ridge=ridge)
-    theta = fit.theta
+    to_elo = _elo_scale(settings, models)
+    samples = covariance = None
+    unconverged_rounds = 0
+    if settings.ci == "bootstrap":
+        boot = bootstrap_strengths(counts, fit.theta, settings.rounds, settings.seed, ridge, progress=progress,
+                                   pair_weight=weight)
+        samples, unconverged_rounds = to_elo(boot.theta), boot.not_converged
+    else:
+        covariance = ELO_PER_NAT**2 * sandwich_covariance(counts.wins, counts.ties, fit.theta, ridge=ridge,
+                                                          pair_weight=weight)
+    convergence = FitConvergence(fit.converged, fit.iterations, unconverged_rounds)
+    board = _board(settings, counts, to_elo(fit.theta), samples, covariance, to_elo, selection,
+                   _diagnose(counts, ridge, settings.min_battles, selection, convergence, flagged))
+    if not settings.style_control:
+        return board
+    return _style_board(used, board, weight, progress)
+
+
+def _elo_scale(settings: FitSettings, models: tuple[str, ...]):
+    """Strengths (natural-log units, any leading batch axes) to Elo-scale ratings: centred, or anchored."""
     anchor_index = None
     if settings.anchor is not None:
-        name = settings.anchor[0]
-        if name not in models:
-            raise ValueError(f"--anchor: model {name!r} is not in the battles")
-        anchor_index = models.index(name)
+        if settings.anchor[0] not in models:
+            raise ValueError(f"--anchor: model {settings.anchor[0]!r} is not in the battles")
+        anchor_index = models.index(settings.anchor[0])
 
     def to_elo(strengths: np.ndarray) -> np.ndarray:
         elo = settings.center + ELO_PER_NAT * strengths
@@ -212,42 +312,59 @@ def fit_leaderboard(
             elo = elo + (settings.anchor[1] - elo[..., [anchor_index]])
         return elo
 
-    rating = to_elo(theta)
+    to_elo.anchor_index = anchor_index
+    return to_elo
+
+
+def _board(settings, counts, rating, samples, covariance, to_elo, selection, diagnostics) -> Leaderboard:
+    """The leaderboard from ratings and either bootstrap samples or a natural-unit-free Elo covariance."""
+    if samples is not None:
+        lower, upper = np.quantile(samples, [0.025, 0.975], axis=0)
+    else:
+        if to_elo.anchor_index is not None:  # R - R_anchor: the anchor's own noise moves every rating
+            shift = np.eye(len(rating))
+            shift[:, to_elo.anchor_index] -= 1.0
+            covariance = shift @ covariance @ shift.T
+        half = Z95 * np.sqrt(np.maximum(np.diag(covariance), 0.0))
+        lower, upper = rating - half, rating + half
+    return Leaderboard(settings=settings, counts=counts, rating=rating, lower=lower, upper=upper,
+                       diagnostics=diagnostics, selection=selection, samples=samples, covariance=covariance,
+                       flags=_flags(counts.models, diagnostics))
+
+
+def _style_board(used: pd.DataFrame, plain: Leaderboard, weight: np.ndarray | None, progress: bool) -> Leaderboard:
+    settings, counts = plain.settings, plain.counts
+    models = counts.models
+    battle_weight = None
+    if weight is not None:  # arena-rank reweights every battle of a pair by the pair's weight
+        index = {model: i for i, model in enumerate(models)}
+        battle_weight = weight[used["model_a"].map(index).to_numpy(), used["model_b"].map(index).to_numpy()]
+    data = style_data(used, models, _style_features(used, settings), battle_weight)
+    fit = fit_style(data, settings.style_ridge)
+    to_elo = _elo_scale(settings, models)
+    k = len(data.names)
     samples = covariance = None
     unconverged_rounds = 0
     if settings.ci == "bootstrap":
-        boot = bootstrap_strengths(counts, theta, settings.rounds, settings.seed, ridge, progress=progress)
-        samples = to_elo(boot.theta)
-        unconverged_rounds = boot.not_converged
-        lower, upper = np.quantile(samples, [0.025, 0.975], axis=0)
+        thetas, betas, unconverged_rounds = bootstrap_style(data, fit, settings.rounds, settings.seed,
+                                                            settings.style_ridge, progress=progress)
+        samples = to_elo(thetas)
+        beta_lower, beta_upper = np.quantile(betas, [0.025, 0.975], axis=0)
     else:
-        cov = sandwich_covariance(counts.wins, counts.ties, theta, ridge=ridge)
-        if anchor_index is not None:
-            shift = np.eye(len(models))
-            shift[:, anchor_index] -= 1.0
-            cov = shift @ cov @ shift.T
-        covariance = ELO_PER_NAT**2 * cov
-        half = Z95 * np.sqrt(np.maximum(np.diag(covariance), 0.0))
-        lower, upper = rating - half, rating + half
-
-    diagnostics = _diagnose(counts, ridge, settings.min_battles, selection,
-                            FitConvergence(fit.converged, fit.iterations, unconverged_rounds))
-    return Leaderboard(
-        settings=settings,
-        counts=counts,
-        rating=rating,
-        lower=lower,
-        upper=upper,
-        diagnostics=diagnostics,
-        selection=selection,
-        samples=samples,
-        covariance=covariance,
-        flags=_flags(models, diagnostics),
-    )
+        cov = style_sandwich(data, fit, settings.style_ridge)
+        covariance = ELO_PER_NAT**2 * cov[: len(models), : len(models)]
+        half = Z95 * np.sqrt(np.maximum(np.diag(cov)[len(models):], 0.0))
+        beta_lower, beta_upper = fit.beta - half, fit.beta + half
+    convergence = FitConvergence(fit.converged, fit.iterations, unconverged_rounds)
+    diagnostics = replace(plain.diagnostics, convergence=convergence, plain_convergence=plain.diagnostics.convergence)
+    board = _board(settings, counts, to_elo(fit.theta), samples, covariance, to_elo, plain.selection, diagnostics)
+    style = StyleControl(data.names, fit.beta, beta_lower[:k], beta_upper[:k], settings.style_ridge, plain)
+    return replace(board, style=style)
 
 
 def _diagnose(
-    counts: PairCounts, ridge: float, min_battles: int, selection: dict[str, int], convergence: FitConvergence
+    counts: PairCounts, ridge: float, min_battles: int, selection: dict[str, int], convergence: FitConvergence,
+    flagged: list[FlaggedJudge],
 ) -> Diagnostics:
     models = counts.models
     scores = counts.scores
@@ -263,6 +380,7 @@ def _diagnose(
         few_battles=[m for m in models if battles[m] < min_battles],
         self_battles=selection.get("self_battles", 0),
         convergence=convergence,
+        anomalous_judges=flagged,
     )
 
 

@@ -68,7 +68,7 @@ def build_report(
     table = board.table()
     order = [board.models.index(m) for m in table["model"]]
     labels = list(table["model"])
-    used, _ = select_battles(battles, board.settings)
+    used = select_battles(battles, board.settings)[0]
     elo = online_elo(used)
     wins = board.counts.wins[np.ix_(order, order)]
     decisive = wins + wins.T
