@@ -62,7 +62,7 @@ def style_data(battles: pd.DataFrame, models: tuple[str, ...], features: tuple[s
     raw = np.empty((len(battles), len(features)))
     for k, name in enumerate(features):
         if name == "points":  # our vision feature: whether the answer marks points at all
-            x_a, x_b = (battles[style_column(name, side)].to_numpy(float) > 0 for side in "ab")
+            x_a, x_b = ((battles[style_column(name, side)].to_numpy(float) > 0) * 1.0 for side in "ab")
         else:
             x_a, x_b = (battles[style_column(name, side)].to_numpy(float) for side in "ab")
         raw[:, k] = (x_a - x_b) / (x_a + x_b + 1.0)
