@@ -134,3 +134,30 @@ def test_the_command_starts_without_heavy_imports():
     help_text = subprocess.run([sys.executable, "-m", "molmo_arena", "leaderboard", "fit", "--help"],
                                capture_output=True, text=True, check=True).stdout
     assert "--ci {bootstrap,sandwich}" in help_text
+
+
+def test_style_control_and_voter_options_reach_the_fit(tmp_path):
+    from leaderboard.simulate import simulate_battles, write_battles_parquet
+
+    battles = simulate_battles({"a": 1100, "b": 1000, "c": 950, "d": 900}, 4000, seed=2, judges=8,
+                               style={"tokens": 0.3, "bold": 0.1, "headers": 0.0, "lists": 0.05, "points": 0.2})
+    path = tmp_path / "battles.parquet"
+    write_battles_parquet(battles, path)
+    out = tmp_path / "out"
+    assert main(["leaderboard", "fit", str(path), "--out", str(out), "--ci", "sandwich", "--style-control",
+                 "--style-ridge", "0.5", "--daily-votes-per-judge", "20", "--outlier-test", "--keep-outliers",
+                 "--reweight-pairs", "--quiet"]) == 0
+    document = json.loads((out / "ratings.json").read_text())
+    settings = document["settings"]
+    assert settings["style_control"] and settings["style_ridge"] == 0.5 and settings["reweight_pairs"]
+    assert settings["style_features"] == ["tokens", "headers", "lists", "bold", "points"]
+    assert document["selection"]["over_daily_cap"] > 0
+    coefficients = document["style_control"]["coefficients"]
+    assert [c["feature"] for c in coefficients] == settings["style_features"]
+    assert all(c["lower"] < c["beta"] < c["upper"] for c in coefficients)
+    table = pd.read_csv(out / "ratings.csv")
+    styled = {r["model"]: r["rating"] for r in document["ratings"]}
+    plain = {r["model"]: r["rating"] for r in document["style_control"]["without_style_control"]}
+    assert dict(zip(table["model"], table["rating"], strict=True)) == styled != plain
+    assert main(["leaderboard", "fit", str(path), "--out", str(out), "--style-features", "tokens,colour",
+                 "--style-control"]) == 2
