@@ -16,24 +16,35 @@ def _figure(width: float, height: float):
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
 
 
-def _title(axes, figure, text: str) -> None:
-    """A title wrapped to the figure's width (about 0.55 em per character), so it is never cut off."""
-    chars = max(20, int(figure.get_figwidth() * 72 / (0.55 * TITLE_SIZE)))
-    axes.set_title(textwrap.fill(text, chars), fontsize=TITLE_SIZE)
+def _title(figure, text: str) -> None:
+    """A title centred on the whole figure and wrapped to its width (at most about 0.6 em per character), so
+    it is never cut off, however long the model names beside the axes."""
+    chars = max(20, int(figure.get_figwidth() * 72 / (0.6 * TITLE_SIZE)) - 4)
+    figure.suptitle(textwrap.fill(text, chars), fontsize=TITLE_SIZE)
 
 
 def clipped_texts(figure) -> list[str]:
-    """The visible texts of a drawn figure that do not fit inside it (for the tests: nothing may be cut off)."""
+    """The drawn texts of a figure (titles, axis labels, tick labels in view, annotations) that do not fit inside
+    it: for the tests, nothing may be cut off."""
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
     box = figure.bbox
+    texts = list(figure.texts)  # the suptitle among them
+    for axes in figure.axes:
+        texts += [axes.title, axes.xaxis.label, axes.yaxis.label, *axes.texts]
+        for axis in (axes.xaxis, axes.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            texts += [tick.label1 for tick in axis.get_major_ticks() if low <= tick.get_loc() <= high]
     out = []
-    for text in figure.findobj(lambda artist: hasattr(artist, "get_text") and hasattr(artist, "get_window_extent")):
+    for text in texts:
         if not text.get_visible() or not text.get_text():
             continue
         extent = text.get_window_extent(renderer)
@@ -60,7 +71,7 @@ def ratings_figure(table: pd.DataFrame, title: str):
     axes.set_yticks(y, table["model"], fontsize=8)
     axes.set_ylim(-0.7, n - 0.3)
     axes.set_xlabel("rating (Elo scale), 95% interval")
-    _title(axes, figure, title)
+    _title(figure, title)
     axes.grid(axis="x", alpha=0.3)
     return figure
 
@@ -76,7 +87,7 @@ def matrix_figure(matrix: np.ndarray, labels: list[str], title: str, fmt: str, c
     axes.set_yticks(range(n), labels, fontsize=7)
     axes.set_xlabel("model B")
     axes.set_ylabel("model A")
-    _title(axes, figure, title)
+    _title(figure, title)
     if n <= 25:  # beyond that the numbers are too small to read and slow to draw
         for i in range(n):
             for j in range(n):
@@ -97,6 +108,6 @@ def benchmark_figure(joined: pd.DataFrame, average_column: str, title: str):
     axes.margins(x=0.2, y=0.1)  # room for the labels of the outermost points
     axes.set_xlabel(f"benchmark average ({average_column})")
     axes.set_ylabel("rating (Elo scale)")
-    _title(axes, figure, title)
+    _title(figure, title)
     axes.grid(alpha=0.3)
     return figure

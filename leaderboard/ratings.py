@@ -340,18 +340,19 @@ def _style_board(used: pd.DataFrame, plain: Leaderboard, weight: np.ndarray | No
         index = {model: i for i, model in enumerate(models)}
         battle_weight = weight[used["model_a"].map(index).to_numpy(), used["model_b"].map(index).to_numpy()]
     data = style_data(used, models, _style_features(used, settings), battle_weight)
-    fit = fit_style(data, settings.style_ridge)
+    theta_ridge = plain.diagnostics.ridge  # where the plain MLE is not finite, neither is this one
+    fit = fit_style(data, settings.style_ridge, theta_ridge=theta_ridge)
     to_elo = _elo_scale(settings, models)
     k = len(data.names)
     samples = covariance = None
     unconverged_rounds = 0
     if settings.ci == "bootstrap":
         thetas, betas, unconverged_rounds = bootstrap_style(data, fit, settings.rounds, settings.seed,
-                                                            settings.style_ridge, progress=progress)
+                                                            settings.style_ridge, progress, theta_ridge)
         samples = to_elo(thetas)
         beta_lower, beta_upper = np.quantile(betas, [0.025, 0.975], axis=0)
     else:
-        cov = style_sandwich(data, fit, settings.style_ridge)
+        cov = style_sandwich(data, fit, settings.style_ridge, theta_ridge)
         covariance = ELO_PER_NAT**2 * cov[: len(models), : len(models)]
         half = Z95 * np.sqrt(np.maximum(np.diag(cov)[len(models):], 0.0))
         beta_lower, beta_upper = fit.beta - half, fit.beta + half

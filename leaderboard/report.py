@@ -170,7 +170,7 @@ def _ratings_table(board: Leaderboard, table: pd.DataFrame, elo: pd.Series) -> p
         plain = board.style.plain.table().set_index("model")
         plain_rank = table["model"].map(plain["rank"])
         frame["rank without style control"] = plain_rank
-        frame["change"] = [f"{d:+d}" if d else "=" for d in (plain_rank - table["rank"])]
+        frame["rank change"] = [f"{d:+d}" if d else "=" for d in (plain_rank - table["rank"])]
     frame |= {
         "model": table["model"],
         "rating": table["rating"].map("{:.1f}".format),

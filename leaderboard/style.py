@@ -88,11 +88,11 @@ def _linear(data: StyleData, theta: np.ndarray, beta: np.ndarray) -> np.ndarray:
 
 
 def _gradient(data: StyleData, weight: np.ndarray, theta: np.ndarray, beta: np.ndarray,
-              ridge: float) -> np.ndarray:
-    """Gradient of the log-likelihood (minus the ridge) in (theta, beta)."""
+              ridge: float, theta_ridge: float = 0.0) -> np.ndarray:
+    """Gradient of the log-likelihood (minus the ridges) in (theta, beta)."""
     m = len(data.models)
     r = weight * (data.y - expit(_linear(data, theta, beta)))
-    g_theta = np.bincount(data.a, r, m) - np.bincount(data.b, r, m)
+    g_theta = np.bincount(data.a, r, m) - np.bincount(data.b, r, m) - theta_ridge * theta
     return np.concatenate([g_theta, data.features.T @ r - ridge * beta])
 
 
@@ -122,26 +122,32 @@ def _gauge(m: int, k: int) -> np.ndarray:
     return gauge
 
 
+def _penalty(m: int, k: int, ridge: float, theta_ridge: float) -> np.ndarray:
+    """The ridges' Hessian: `ridge` on beta; `theta_ridge` on theta, only where the data leave the maximum
+    likelihood infinite (as in the plain fit, leaderboard.bradley_terry.needs_ridge)."""
+    return np.diag(np.concatenate([np.full(m, theta_ridge), np.full(k, ridge)]))
+
+
 def fit_style(data: StyleData, ridge: float = 0.0, weight: np.ndarray | None = None,
-              init: tuple[np.ndarray, np.ndarray] | None = None) -> StyleFit:
-    """Maximise the weighted log-likelihood - (ridge / 2) |beta|^2 by damped Newton steps."""
+              init: tuple[np.ndarray, np.ndarray] | None = None, theta_ridge: float = 0.0) -> StyleFit:
+    """Maximise the weighted log-likelihood - (ridge / 2) |beta|^2 - (theta_ridge / 2) |theta|^2 by damped
+    Newton steps."""
     m, k = len(data.models), data.features.shape[1]
     w = data.weight if weight is None else weight
     theta, beta = (np.zeros(m), np.zeros(k)) if init is None else (init[0].copy(), init[1].copy())
-    penalty = np.zeros((m + k, m + k))
-    penalty[m:, m:] = ridge * np.eye(k)
+    penalty = _penalty(m, k, ridge, theta_ridge)
     gauge = _gauge(m, k)
 
     def objective(t: np.ndarray, c: np.ndarray) -> float:
         eta = _linear(data, t, c)
         return float(-(w * (data.y * log_expit(eta) + (1 - data.y) * log_expit(-eta))).sum()
-                     + 0.5 * ridge * c @ c)
+                     + 0.5 * ridge * c @ c + 0.5 * theta_ridge * t @ t)
 
     converged, iterations = False, 0
     for iterations in range(1, _MAX_ITER + 1):  # noqa: B007 - the count is reported
         p = expit(_linear(data, theta, beta))
         step = np.linalg.solve(information(data, w * p * (1 - p)) + penalty + gauge,
-                               _gradient(data, w, theta, beta, ridge))
+                               _gradient(data, w, theta, beta, ridge, theta_ridge))
         if np.abs(step).max() > 0.5:  # far from the optimum: halve until the objective falls
             current = objective(theta, beta)
             while objective(theta + step[:m], beta + step[m:]) > current and np.abs(step).max() > 1e-12:
@@ -153,13 +159,12 @@ def fit_style(data: StyleData, ridge: float = 0.0, weight: np.ndarray | None = N
     return StyleFit(theta - theta.mean(), beta, converged, iterations)
 
 
-def style_sandwich(data: StyleData, fit: StyleFit, ridge: float = 0.0) -> np.ndarray:
+def style_sandwich(data: StyleData, fit: StyleFit, ridge: float = 0.0, theta_ridge: float = 0.0) -> np.ndarray:
     """Cov(theta, beta) ~ H^-1 G H^-1 over ratings and coefficients together (the block sandwich), in the
-    mean-zero gauge for theta; H includes the ridge on beta."""
+    mean-zero gauge for theta; H includes the ridges."""
     m, k = len(data.models), data.features.shape[1]
     p = expit(_linear(data, fit.theta, fit.beta))
-    h = information(data, data.weight * p * (1 - p))
-    h[m:, m:] += ridge * np.eye(k)
+    h = information(data, data.weight * p * (1 - p)) + _penalty(m, k, ridge, theta_ridge)
     gauge = _gauge(m, k)
     h_inv = np.linalg.inv(h + gauge) - gauge
     g = information(data, (data.weight * (data.y - p)) ** 2)
@@ -167,7 +172,7 @@ def style_sandwich(data: StyleData, fit: StyleFit, ridge: float = 0.0) -> np.nda
 
 
 def bootstrap_style(data: StyleData, fit: StyleFit, rounds: int, seed: int, ridge: float = 0.0,
-                    progress: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+                    progress: bool = False, theta_ridge: float = 0.0) -> tuple[np.ndarray, np.ndarray, int]:
     """(theta, beta) re-fitted on `rounds` resamples of the battles: (rounds, M), (rounds, k) and the number of
     rounds that did not converge.
 
@@ -180,8 +185,7 @@ def bootstrap_style(data: StyleData, fit: StyleFit, rounds: int, seed: int, ridg
     m, k = len(data.models), data.features.shape[1]
     n = len(data.y)
     p = expit(_linear(data, fit.theta, fit.beta))
-    h = information(data, data.weight * p * (1 - p))
-    h[m:, m:] += ridge * np.eye(k)
+    h = information(data, data.weight * p * (1 - p)) + _penalty(m, k, ridge, theta_ridge)
     h_inv = np.linalg.inv(h + _gauge(m, k))
     rng = np.random.default_rng(seed)
     thetas, betas, failed = np.empty((rounds, m)), np.empty((rounds, k)), 0
@@ -189,13 +193,13 @@ def bootstrap_style(data: StyleData, fit: StyleFit, rounds: int, seed: int, ridg
         weight = data.weight * np.bincount(rng.integers(0, n, n), minlength=n)
         theta, beta, converged = fit.theta.copy(), fit.beta.copy(), False
         for _ in range(_FIXED_ITERATIONS):
-            step = h_inv @ _gradient(data, weight, theta, beta, ridge)
+            step = h_inv @ _gradient(data, weight, theta, beta, ridge, theta_ridge)
             theta, beta = theta + step[:m], beta + step[m:]
             if np.abs(step).max() < _TOL:
                 converged = True
                 break
         if not converged:
-            again = fit_style(data, ridge, weight, init=(theta, beta))
+            again = fit_style(data, ridge, weight, init=(theta, beta), theta_ridge=theta_ridge)
             theta, beta = again.theta, again.beta
             failed += not again.converged
         thetas[r], betas[r] = theta - theta.mean(), beta
