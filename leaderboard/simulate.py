@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from leaderboard.schema import STYLE_COUNTS, style_column
 
@@ -79,26 +80,35 @@ def simulate_battles(
     p = 1.0 / (1.0 + np.exp(-logit))
     t = np.minimum(tie_rate, 2.0 * np.minimum(p, 1.0 - p))
     u = rng.random(n_battles)
-    winner = np.where(u < p - t / 2, "model_a", np.where(u < 1.0 - t, "model_b", "tie"))
+    outcome = np.where(u < p - t / 2, 0, np.where(u < 1.0 - t, 1, 2))
     bothbad = rng.random(n_battles) < 0.5
-    winner = np.where((winner == "tie") & bothbad, "tie (bothbad)", winner)
+    outcome = np.where((outcome == 2) & bothbad, 3, outcome)
+    judge = rng.integers(0, max(judges, 1), n_battles)
     frame = pd.DataFrame(
         {
-            "battle_id": [f"sim-{i:07d}" for i in range(n_battles)],
-            "model_a": np.asarray(names, dtype=object)[a],
-            "model_b": np.asarray(names, dtype=object)[b],
-            "winner": winner,
-            "judge": [SIMULATED_JUDGE.format(j) for j in rng.integers(0, max(judges, 1), n_battles)],
+            "battle_id": pc.binary_join_element_wise(
+                "sim-", pc.utf8_lpad(pa.array(np.arange(n_battles)).cast(pa.string()), 7, "0"), "").to_pandas(),
+            "model_a": _pick(names, a),
+            "model_b": _pick(names, b),
+            "winner": _pick(["model_a", "model_b", "tie", "tie (bothbad)"], outcome),
+            "judge": _pick([SIMULATED_JUDGE.format(j) for j in range(max(judges, 1))], judge),
             "tstamp": np.round(start_time + np.sort(rng.random(n_battles)) * 86_400.0 * 14, 3),
             "anony": True,
         }
         | counts
     )
     if categories:
-        frame["category"] = np.asarray(list(categories), dtype=object)[rng.integers(0, len(categories), n_battles)]
-        frame["question_id"] = [f"{c}-{q:04d}" for c, q in zip(frame["category"], rng.integers(0, 1500, n_battles),
-                                                                strict=True)]
+        category = rng.integers(0, len(categories), n_battles)
+        frame["category"] = _pick(list(categories), category)
+        question = pc.utf8_lpad(pa.array(rng.integers(0, 1500, n_battles)).cast(pa.string()), 4, "0")
+        frame["question_id"] = pc.binary_join_element_wise(pa.array(list(categories)).take(category), question,
+                                                           "-").to_pandas()
     return frame
+
+
+def _pick(words: list[str], index: np.ndarray) -> pd.Series:
+    """words[index] as pandas text, built in Arrow (a list of millions of Python strings is slow)."""
+    return pa.array(words, type=pa.string()).take(pa.array(index)).to_pandas()
 
 
 def _conv_metadata(battles: pd.DataFrame) -> list[tuple[str, pa.Array]]:
