@@ -78,8 +78,11 @@ class _RawColumns:
 _MISSING = object()
 
 
-def load_battles(path: str | Path) -> pd.DataFrame:
-    """Read and validate a battles file; returns one row per battle with the known columns that are present."""
+def load_battles(path: str | Path, style: bool = True) -> pd.DataFrame:
+    """Read and validate a battles file; returns one row per battle with the known columns that are present.
+
+    `style=False` skips the style counts of `conv_metadata` where that saves work (Parquet reads only the columns
+    it needs); a fit without style control does not use them."""
     path = Path(path)
     if not path.is_file():
         raise BattleDataError(f"{path}: no such file")
@@ -97,7 +100,7 @@ def load_battles(path: str | Path) -> pd.DataFrame:
         elif kind == ".csv":
             raw = _read_csv(path)
         else:
-            raw = _read_parquet(path)
+            raw = _read_parquet(path, style)
     except UnicodeDecodeError as error:
         raise BattleDataError(f"{path}: not UTF-8 text ({error.reason})") from None
     except pd.errors.ParserError as error:
@@ -189,12 +192,17 @@ def _json_cell(path: Path, line: int, field: str, text: str) -> Any:
         raise BattleDataError(f"{path}: line {line}: field {field!r}: not valid JSON ({error.msg})") from None
 
 
-def _read_parquet(path: Path) -> _RawColumns:
+def _read_parquet(path: Path, style: bool) -> _RawColumns:
     import pyarrow.parquet as pq
 
-    names = [name for name in pq.read_schema(path).names if name in BY_NAME]
-    table = pq.read_table(path, columns=names)
-    columns = {name: table[name].combine_chunks() for name in names}
+    schema = pq.read_schema(path)
+    names = [name for name in schema.names if name in BY_NAME and (style or BY_NAME[name].kind != "metadata")]
+    # Text columns come out dictionary-encoded, as Parquet stores them: each distinct name is checked once.
+    text = [name for name in names if pa.types.is_string(schema.field(name).type)]
+    table = pq.read_table(path, columns=names, read_dictionary=text).unify_dictionaries()
+    # Nested columns stay in chunks (joining them copies every field); the checks read chunked arrays as well.
+    columns = {name: table[name] if BY_NAME[name].kind in ("metadata", "tags") else table[name].combine_chunks()
+               for name in names}
     return _RawColumns(columns, table.num_rows, _Locations("row", 1))
 
 
@@ -312,7 +320,7 @@ class _Checker:
     def arrow(self, name: str, values: pa.Array | list) -> pa.Array:
         """A list of parsed values as one Arrow array. Where Arrow cannot hold them together, each value is
         converted on its own to the column's kind, and the first that cannot be is the error."""
-        if isinstance(values, pa.Array):
+        if isinstance(values, pa.Array | pa.ChunkedArray):
             return values
         missing = next((i for i, v in enumerate(values) if v is _MISSING), None)
         if missing is not None:
@@ -335,16 +343,34 @@ class _Checker:
         return array[index].as_py()
 
     def strings(self, name: str, array: pa.Array) -> pa.Array:
-        """A text column as Arrow strings: numbers and flags become their text; other values are refused."""
-        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-            return array.cast(pa.string())
-        if pa.types.is_null(array.type):
-            return array.cast(pa.string())
-        if pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_boolean(array.type):
+        """A text column as Arrow text: numbers and flags become their text; other values are refused."""
+        if _is_text(array.type):
+            return array
+        if pa.types.is_null(array.type) or pa.types.is_integer(array.type) or pa.types.is_floating(array.type) \
+                or pa.types.is_boolean(array.type):
             return array.cast(pa.string())
         index = self.first(pc.is_valid(array))
         self.fail(index, name, _refusal("text", self.values(array, index)))
         raise AssertionError  # unreachable: fail raised
+
+    def first_of(self, encoded: pa.DictionaryArray, positions: pa.Array) -> int | None:
+        """The first row whose dictionary entry is at one of `positions`."""
+        if len(positions) == 0:
+            return None
+        return self.first(pc.is_in(encoded.indices, value_set=positions.cast(encoded.indices.type)))
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _encoded(array: pa.Array) -> pa.DictionaryArray:
+    """A text array dictionary-encoded (as Parquet hands it over, or encoded here), with string words."""
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array.cast(pa.string()))
+    return pa.DictionaryArray.from_arrays(array.indices, array.dictionary.cast(pa.string()))
 
 
 _REFUSED = object()
@@ -391,11 +417,12 @@ _CONVERT = {
 
 
 def _decoded(array: pa.Array, clean=None) -> pd.Series:
-    """A string array as pandas text ("" where null), `clean` applied once to each distinct value."""
-    if clean is not None:
-        encoded = pc.dictionary_encode(array)
-        array = pc.take(clean(encoded.dictionary), encoded.indices)
-    return array.fill_null("").to_pandas()
+    """A text array as pandas text ("" where null), `clean` applied once to each distinct value."""
+    if clean is None and not pa.types.is_dictionary(array.type):
+        return array.cast(pa.string()).fill_null("").to_pandas()
+    encoded = _encoded(array)
+    words = encoded.dictionary if clean is None else clean(encoded.dictionary)
+    return pc.take(words, encoded.indices).fill_null("").to_pandas()
 
 
 def _validate(raw: _RawColumns, path: Path) -> pd.DataFrame:
@@ -476,42 +503,41 @@ def _labels(value: dict, prefix: str):
 
 
 def _names(check: _Checker, name: str, array: pa.Array) -> pd.Series:
-    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+    if not _is_text(array.type):
         index = check.first(np.ones(len(array), dtype=bool)) if array.null_count == len(array) else \
             check.first(pc.is_valid(array))
         check.fail(index, name, f"expected a model name, got {check.values(array, index)!r}")
-    array = array.cast(pa.string())
     index = check.first(pc.is_null(array))
     if index is not None:
         check.fail(index, name, "expected a model name, got None")
-    encoded = pc.dictionary_encode(array)
-    words = pc.utf8_trim_whitespace(encoded.dictionary)
-    empty = pc.indices_nonzero(pc.equal(words, ""))
-    if len(empty):
-        index = check.first(pc.is_in(encoded.indices, value_set=empty.cast(encoded.indices.type)))
+    encoded = _encoded(array)
+    index = check.first_of(encoded, pc.indices_nonzero(pc.equal(pc.utf8_trim_whitespace(encoded.dictionary), "")))
+    if index is not None:
         check.fail(index, name, f"expected a model name, got {check.values(array, index)!r}")
-    return pc.take(words, encoded.indices).to_pandas()
+    return _decoded(encoded, pc.utf8_trim_whitespace)
 
 
 def _winners(check: _Checker, array: pa.Array) -> pd.Series:
-    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+    expected = f"(expected one of {', '.join(WINNERS)})"
+    if not _is_text(array.type):
         index = check.first(pc.is_valid(array)) or 0
-        value = check.values(array, index)
-        check.fail(index, "winner", f"unknown value {value!r} (expected one of {', '.join(WINNERS)})")
-    array = array.cast(pa.string())
-    known = pa.array(WINNERS + tuple(WINNER_ALIASES))
-    index = check.first(pc.invert(pc.is_in(array, value_set=known)).fill_null(True))
+        check.fail(index, "winner", f"unknown value {check.values(array, index)!r} {expected}")
+    index = check.first(pc.is_null(array))
     if index is not None:
-        check.fail(index, "winner", f"unknown value {check.values(array, index)!r} "
-                                    f"(expected one of {', '.join(WINNERS)})")
-    return _decoded(array, lambda words: pa.array([WINNER_ALIASES.get(w, w) for w in words.to_pylist()]))
+        check.fail(index, "winner", f"unknown value None {expected}")
+    encoded = _encoded(array)
+    known = pa.array(WINNERS + tuple(WINNER_ALIASES))
+    index = check.first_of(encoded, pc.indices_nonzero(pc.invert(pc.is_in(encoded.dictionary, value_set=known))))
+    if index is not None:
+        check.fail(index, "winner", f"unknown value {check.values(array, index)!r} {expected}")
+    return _decoded(encoded, lambda words: pa.array([WINNER_ALIASES.get(w, w) for w in words.to_pylist()]))
 
 
 def _numbers(check: _Checker, name: str, array: pa.Array) -> np.ndarray:
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_null(array.type):
         return array.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        text = pd.Series(array.to_numpy(zero_copy_only=False), dtype=object)
+    if _is_text(array.type):
+        text = pd.Series(array.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
         blank = text.isna().to_numpy() | (text.str.strip() == "").fillna(True).to_numpy()
         parsed = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(dtype=float)
         index = check.first(~blank & np.isnan(parsed))

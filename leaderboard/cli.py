@@ -119,7 +119,7 @@ def _fit(args: argparse.Namespace):
                            style_ridge=args.style_ridge, daily_votes_per_judge=args.daily_votes_per_judge,
                            outlier_test=args.outlier_test, keep_outliers=args.keep_outliers,
                            reweight_pairs=args.reweight_pairs)
-    battles = load_battles(args.battles)
+    battles = load_battles(args.battles, style=args.style_control)
     board = fit_leaderboard(battles, settings, progress=not args.quiet)
     source = {"file": Path(args.battles).name, "sha256": file_sha256(args.battles)}
     for note in board.diagnostics.warnings():

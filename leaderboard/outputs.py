@@ -36,7 +36,7 @@ def _round(value: float) -> float:
 def ratings_csv(board: Leaderboard) -> bytes:
     table = board.table()
     for column in ("rating", "lower", "upper"):
-        table[column] = table[column].map(_round)
+        table[column] = np.round(table[column].to_numpy(float), 4)
     return table[list(CSV_COLUMNS)].to_csv(index=False, lineterminator="\n").encode()
 
 
@@ -58,7 +58,7 @@ def pairwise_table(board: Leaderboard) -> pd.DataFrame:
 def pairwise_csv(board: Leaderboard) -> bytes:
     frame = pairwise_table(board)
     for column in ("p_win", "lower", "upper"):
-        frame[column] = frame[column].map(lambda v: float(np.round(v, 6)))
+        frame[column] = np.round(frame[column].to_numpy(float), 6)
     return frame.to_csv(index=False, lineterminator="\n").encode()
 
 

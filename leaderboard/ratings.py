@@ -170,12 +170,26 @@ class Leaderboard:
             low = np.empty_like(diff)
             high = np.empty_like(diff)
             for i in range(len(self.models)):
-                low[i], high[i] = np.quantile(self.samples[:, [i]] - self.samples, [0.025, 0.975], axis=0)
+                low[i], high[i] = percentile_bounds(self.samples[:, [i]] - self.samples)
         else:
             c = self.covariance
             sd = np.sqrt(np.maximum(np.diag(c)[:, None] + np.diag(c)[None, :] - 2 * c, 0.0))
             low, high = diff - Z95 * sd, diff + Z95 * sd
         return expit(diff / ELO_PER_NAT), expit(low / ELO_PER_NAT), expit(high / ELO_PER_NAT)
+
+
+def percentile_bounds(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 2.5% and 97.5% quantiles along the first axis, as `np.quantile` computes them (linear
+    interpolation), through a partial sort of the four order statistics they need."""
+    count = len(samples)
+    bounds = []
+    for q in (0.025, 0.975):
+        position = q * (count - 1)
+        below = int(np.floor(position))
+        above = min(below + 1, count - 1)
+        part = np.partition(samples, (below, above), axis=0)
+        bounds.append(part[below] + (position - below) * (part[above] - part[below]))
+    return bounds[0], bounds[1]
 
 
 def select_battles(
@@ -319,7 +333,7 @@ def _elo_scale(settings: FitSettings, models: tuple[str, ...]):
 def _board(settings, counts, rating, samples, covariance, to_elo, selection, diagnostics) -> Leaderboard:
     """The leaderboard from ratings and either bootstrap samples or a natural-unit-free Elo covariance."""
     if samples is not None:
-        lower, upper = np.quantile(samples, [0.025, 0.975], axis=0)
+        lower, upper = percentile_bounds(samples)
     else:
         if to_elo.anchor_index is not None:  # R - R_anchor: the anchor's own noise moves every rating
             shift = np.eye(len(rating))
@@ -350,7 +364,7 @@ def _style_board(used: pd.DataFrame, plain: Leaderboard, weight: np.ndarray | No
         thetas, betas, unconverged_rounds = bootstrap_style(data, fit, settings.rounds, settings.seed,
                                                             settings.style_ridge, progress, theta_ridge)
         samples = to_elo(thetas)
-        beta_lower, beta_upper = np.quantile(betas, [0.025, 0.975], axis=0)
+        beta_lower, beta_upper = percentile_bounds(betas)
     else:
         cov = style_sandwich(data, fit, settings.style_ridge, theta_ridge)
         covariance = ELO_PER_NAT**2 * cov[: len(models), : len(models)]

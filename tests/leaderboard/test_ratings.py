@@ -239,3 +239,13 @@ def test_resampled_counts_follow_the_multinomial():
     np.testing.assert_allclose(draws.mean(axis=0), total * p, atol=0.1)
     expected = total * (np.diag(p) - np.outer(p, p))
     np.testing.assert_allclose(np.cov(draws.T), expected, atol=0.03 * expected.max())
+
+
+def test_percentile_bounds_are_numpys_quantiles():
+    from leaderboard.ratings import percentile_bounds
+
+    for rounds in (2, 3, 40, 1000, 1001):
+        samples = np.random.default_rng(rounds).normal(size=(rounds, 7))
+        low, high = percentile_bounds(samples)
+        np.testing.assert_allclose(low, np.quantile(samples, 0.025, axis=0), rtol=1e-12)
+        np.testing.assert_allclose(high, np.quantile(samples, 0.975, axis=0), rtol=1e-12)
