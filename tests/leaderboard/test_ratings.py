@@ -249,3 +249,14 @@ def test_percentile_bounds_are_numpys_quantiles():
         low, high = percentile_bounds(samples)
         np.testing.assert_allclose(low, np.quantile(samples, 0.025, axis=0), rtol=1e-12)
         np.testing.assert_allclose(high, np.quantile(samples, 0.975, axis=0), rtol=1e-12)
+
+
+def test_category_selects_category_tag_labels(tmp_path):
+    from leaderboard.battles import load_battles
+
+    from .dumps import chatbot_arena_battles, write_records
+
+    battles = load_battles(write_records(chatbot_arena_battles(40), tmp_path / "clean_battle.json"))
+    board = fit_leaderboard(battles, replace(SANDWICH, category="math_v0.1.math"))
+    assert board.selection["used"] == 8  # every fifth battle is labelled math
+    assert board.selection["other_categories"] == 32
