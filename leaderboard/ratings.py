@@ -294,7 +294,7 @@ def fit_leaderboard(
     scores = counts.scores if weight is None else counts.scores * weight
     ridge = RIDGE if needs_ridge(scores) else 0.0
     fit = fit_strengths(scores, ridge=ridge)
-    to_elo = _elo_scale(settings, models)
+    to_elo = EloScale.of(settings, models)
     samples = covariance = None
     unconverged_rounds = 0
     if settings.ci == "bootstrap":
@@ -312,32 +312,39 @@ def fit_leaderboard(
     return _style_board(used, board, weight, progress)
 
 
-def _elo_scale(settings: FitSettings, models: tuple[str, ...]):
+@dataclass(frozen=True)
+class EloScale:
     """Strengths (natural-log units, any leading batch axes) to Elo-scale ratings: centred, or anchored."""
-    anchor_index = None
-    if settings.anchor is not None:
+
+    center: float
+    anchor_index: int | None = None
+    anchor_rating: float = 0.0
+
+    @classmethod
+    def of(cls, settings: FitSettings, models: tuple[str, ...]) -> EloScale:
+        if settings.anchor is None:
+            return cls(settings.center)
         if settings.anchor[0] not in models:
             raise ValueError(f"--anchor: model {settings.anchor[0]!r} is not in the battles")
-        anchor_index = models.index(settings.anchor[0])
+        return cls(settings.center, models.index(settings.anchor[0]), settings.anchor[1])
 
-    def to_elo(strengths: np.ndarray) -> np.ndarray:
-        elo = settings.center + ELO_PER_NAT * strengths
-        if anchor_index is not None:
-            elo = elo + (settings.anchor[1] - elo[..., [anchor_index]])
+    def __call__(self, strengths: np.ndarray) -> np.ndarray:
+        elo = self.center + ELO_PER_NAT * strengths
+        if self.anchor_index is not None:
+            elo = elo + (self.anchor_rating - elo[..., [self.anchor_index]])
         return elo
 
-    to_elo.anchor_index = anchor_index
-    return to_elo
 
-
-def _board(settings, counts, rating, samples, covariance, to_elo, selection, diagnostics) -> Leaderboard:
-    """The leaderboard from ratings and either bootstrap samples or a natural-unit-free Elo covariance."""
+def _board(settings: FitSettings, counts: PairCounts, rating: np.ndarray, samples: np.ndarray | None,
+           covariance: np.ndarray | None, scale: EloScale, selection: dict[str, int],
+           diagnostics: Diagnostics) -> Leaderboard:
+    """The leaderboard from Elo-scale ratings and either bootstrap samples or an Elo^2 covariance."""
     if samples is not None:
         lower, upper = percentile_bounds(samples)
     else:
-        if to_elo.anchor_index is not None:  # R - R_anchor: the anchor's own noise moves every rating
+        if scale.anchor_index is not None:  # R - R_anchor: the anchor's own noise moves every rating
             shift = np.eye(len(rating))
-            shift[:, to_elo.anchor_index] -= 1.0
+            shift[:, scale.anchor_index] -= 1.0
             covariance = shift @ covariance @ shift.T
         half = Z95 * np.sqrt(np.maximum(np.diag(covariance), 0.0))
         lower, upper = rating - half, rating + half
@@ -356,7 +363,7 @@ def _style_board(used: pd.DataFrame, plain: Leaderboard, weight: np.ndarray | No
     data = style_data(used, models, _style_features(used, settings), battle_weight)
     theta_ridge = plain.diagnostics.ridge  # where the plain MLE is not finite, neither is this one
     fit = fit_style(data, settings.style_ridge, theta_ridge=theta_ridge)
-    to_elo = _elo_scale(settings, models)
+    to_elo = EloScale.of(settings, models)
     k = len(data.names)
     samples = covariance = None
     unconverged_rounds = 0
