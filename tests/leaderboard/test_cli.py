@@ -161,3 +161,15 @@ def test_style_control_and_voter_options_reach_the_fit(tmp_path):
     assert dict(zip(table["model"], table["rating"], strict=True)) == styled != plain
     assert main(["leaderboard", "fit", str(path), "--out", str(out), "--style-features", "tokens,colour",
                  "--style-control"]) == 2
+
+
+def test_a_wildvision_dump_with_self_battles_fits_and_says_what_it_dropped(tmp_path, capsys):
+    from .dumps import wildvision_battles
+
+    path = wildvision_battles(tmp_path / "wildvision_battles.parquet", n=300, self_battles=12)
+    out = tmp_path / "out"
+    assert main(["leaderboard", "report", str(path), "--out", str(out), "--ci", "sandwich", "--quiet"]) == 0
+    assert "warning: 12 battles of a model against itself were dropped" in capsys.readouterr().err
+    document = json.loads((out / "ratings.json").read_text())
+    assert document["diagnostics"]["self_battles"] == document["selection"]["self_battles"] == 12
+    assert "removed: 12 self battles" in (out / "report.md").read_text()
