@@ -13,7 +13,7 @@ from scipy.special import expit
 from leaderboard.battles import BattleDataError
 from leaderboard.bootstrap import bootstrap_strengths
 from leaderboard.bradley_terry import ELO_PER_NAT, RIDGE, fit_strengths, needs_ridge, sandwich_covariance
-from leaderboard.counts import PairCounts, count_pairs
+from leaderboard.counts import PairCounts, codes, count_pairs
 from leaderboard.schema import FASTCHAT_FEATURES, STYLE_COUNTS, style_column
 from leaderboard.style import bootstrap_style, fit_style, style_data, style_sandwich
 from leaderboard.voters import FlaggedJudge, anomalous_judges, daily_vote_cap, pair_weights
@@ -167,10 +167,12 @@ class Leaderboard:
         """
         diff = self.rating[:, None] - self.rating[None, :]
         if self.samples is not None:
-            low = np.empty_like(diff)
-            high = np.empty_like(diff)
-            for i in range(len(self.models)):
-                low[i], high[i] = percentile_bounds(self.samples[:, [i]] - self.samples)
+            low = np.zeros_like(diff)
+            high = np.zeros_like(diff)
+            for i in range(len(self.models) - 1):  # R_j - R_i = -(R_i - R_j): one half of the pairs is enough
+                low[i, i + 1:], high[i, i + 1:] = percentile_bounds(self.samples[:, [i]] - self.samples[:, i + 1:])
+            upper_half = np.triu_indices(len(self.models), k=1)
+            low.T[upper_half], high.T[upper_half] = -high[upper_half], -low[upper_half]
         else:
             c = self.covariance
             sd = np.sqrt(np.maximum(np.diag(c)[:, None] + np.diag(c)[None, :] - 2 * c, 0.0))
@@ -180,16 +182,14 @@ class Leaderboard:
 
 def percentile_bounds(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The 2.5% and 97.5% quantiles along the first axis, as `np.quantile` computes them (linear
-    interpolation), through a partial sort of the four order statistics they need."""
+    interpolation), from one partial sort that places the four order statistics they need."""
     count = len(samples)
-    bounds = []
-    for q in (0.025, 0.975):
-        position = q * (count - 1)
-        below = int(np.floor(position))
-        above = min(below + 1, count - 1)
-        part = np.partition(samples, (below, above), axis=0)
-        bounds.append(part[below] + (position - below) * (part[above] - part[below]))
-    return bounds[0], bounds[1]
+    positions = [q * (count - 1) for q in (0.025, 0.975)]
+    below = [int(np.floor(p)) for p in positions]
+    above = [min(b + 1, count - 1) for b in below]
+    part = np.partition(samples, sorted(set(below + above)), axis=0)
+    low, high = (part[b] + (p - b) * (part[a] - part[b]) for p, b, a in zip(positions, below, above, strict=True))
+    return low, high
 
 
 def select_battles(
@@ -359,10 +359,11 @@ def _style_board(used: pd.DataFrame, plain: Leaderboard, weight: np.ndarray | No
     battle_weight = None
     if weight is not None:  # arena-rank reweights every battle of a pair by the pair's weight
         index = {model: i for i, model in enumerate(models)}
-        battle_weight = weight[used["model_a"].map(index).to_numpy(), used["model_b"].map(index).to_numpy()]
+        battle_weight = weight[codes(used["model_a"], index), codes(used["model_b"], index)]
     data = style_data(used, models, _style_features(used, settings), battle_weight)
     theta_ridge = plain.diagnostics.ridge  # where the plain MLE is not finite, neither is this one
-    fit = fit_style(data, settings.style_ridge, theta_ridge=theta_ridge)
+    start = (plain.rating - plain.rating.mean()) / ELO_PER_NAT  # the plain fit is close: fewer Newton steps
+    fit = fit_style(data, settings.style_ridge, init=(start, np.zeros(len(data.names))), theta_ridge=theta_ridge)
     to_elo = EloScale.of(settings, models)
     k = len(data.names)
     samples = covariance = None

@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, log_expit
 
+from leaderboard.counts import codes
 from leaderboard.schema import style_column
 
 _TOL = 1e-10
 _MAX_ITER = 100
 _FIXED_ITERATIONS = 30
+_BOOTSTRAP_TOL = 1e-7  # natural-log units: 4e-6 Elo, far below any bootstrap spread
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,8 @@ def style_data(battles: pd.DataFrame, models: tuple[str, ...], features: tuple[s
                weight: np.ndarray | None = None) -> StyleData:
     """Arrays for the fit. A feature that does not vary over the battles cannot be normalised and is refused."""
     index = {model: i for i, model in enumerate(models)}
-    a = battles["model_a"].map(index).to_numpy(np.int64)
-    b = battles["model_b"].map(index).to_numpy(np.int64)
-    y = np.select([battles["winner"].to_numpy() == "model_a", battles["winner"].to_numpy() == "model_b"],
-                  [1.0, 0.0], 0.5)
+    a, b = (codes(battles[side], index) for side in ("model_a", "model_b"))
+    y = np.array([1.0, 0.0, 0.5])[codes(battles["winner"], {"model_a": 0, "model_b": 1}, missing=2)]
     raw = np.empty((len(battles), len(features)))
     for k, name in enumerate(features):
         if name == "points":  # our vision feature: whether the answer marks points at all
@@ -195,7 +195,7 @@ def bootstrap_style(data: StyleData, fit: StyleFit, rounds: int, seed: int, ridg
         for _ in range(_FIXED_ITERATIONS):
             step = h_inv @ _gradient(data, weight, theta, beta, ridge, theta_ridge)
             theta, beta = theta + step[:m], beta + step[m:]
-            if np.abs(step).max() < _TOL:
+            if np.abs(step).max() < _BOOTSTRAP_TOL:
                 converged = True
                 break
         if not converged:

@@ -194,7 +194,7 @@ def test_fixed_hessian_rounds_equal_full_newton_fits(battles, monkeypatch):
     scores = np.zeros((50, n, n))
     scores[:, i, j] = draw[:, :, 0] + 0.5 * draw[:, :, 2]
     scores[:, j, i] = draw[:, :, 1] + 0.5 * draw[:, :, 2]
-    np.testing.assert_allclose(fast.theta, fit_strengths(scores).theta, atol=1e-8)
+    np.testing.assert_allclose(fast.theta, fit_strengths(scores).theta, atol=1e-6)
 
 
 def test_rounds_that_do_not_converge_are_counted_and_reported(battles, monkeypatch, tmp_path, capsys):
