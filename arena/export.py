@@ -82,11 +82,13 @@ _BOLD = {"**": re.compile(r"\*\*[^*\n]+\*\*"), "__": re.compile(r"__[^_\n]+__")}
 def _encoding():
     import warnings
 
-    import bpe_openai
-
     with warnings.catch_warnings():  # bpe-openai 0.1.4 reads its vocabulary with a deprecated importlib call
         warnings.simplefilter("ignore", DeprecationWarning)
-        return bpe_openai.get_encoding("cl100k_base")
+        import bpe_openai
+
+        encoding = bpe_openai.get_encoding("cl100k_base")
+        encoding.encode("")  # the vocabulary loads on first use
+        return encoding
 
 
 def count_tokens(text: str) -> int:
