@@ -16,12 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
-from scipy import sparse
-from scipy.special import expit
 from tqdm.auto import tqdm
 
 from leaderboard.bradley_terry import RIDGE, fit_strengths, hessian, needs_ridge
 from leaderboard.counts import PairCounts
+from leaderboard.logistic import expit
 
 _BATCH_ELEMENTS = 8_000_000  # rounds per batch x cells: bounds memory at a few hundred MB
 _FIXED_ITERATIONS = 25
@@ -58,6 +57,8 @@ def bootstrap_strengths(
     pairs = len(i)
     # Directed edges of the full data (i scored against j): a round that keeps them all keeps its existence.
     edge_ij, edge_ji = cells[:, 0] + cells[:, 2] > 0, cells[:, 1] + cells[:, 2] > 0
+    from scipy import sparse
+
     incidence = sparse.csr_matrix(
         (np.concatenate([np.ones(pairs), -np.ones(pairs)]), (np.tile(np.arange(pairs), 2), np.concatenate([i, j]))),
         shape=(pairs, n),

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import expit, log_expit
+
+from leaderboard.logistic import expit, log_expit
 
 ELO_PER_NAT = 400.0 / np.log(10.0)
 _TRUSTED_STEP = 0.5  # natural-log units

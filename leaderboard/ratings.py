@@ -7,13 +7,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.sparse.csgraph import connected_components
-from scipy.special import expit
 
 from leaderboard.battles import BattleDataError
 from leaderboard.bootstrap import bootstrap_strengths
 from leaderboard.bradley_terry import ELO_PER_NAT, RIDGE, fit_strengths, needs_ridge, sandwich_covariance
 from leaderboard.counts import PairCounts, codes, count_pairs
+from leaderboard.logistic import expit
 from leaderboard.schema import FASTCHAT_FEATURES, STYLE_COUNTS, style_column
 from leaderboard.style import bootstrap_style, fit_style, style_data, style_sandwich
 from leaderboard.voters import FlaggedJudge, anomalous_judges, daily_vote_cap, pair_weights
@@ -391,7 +390,8 @@ def _diagnose(
 ) -> Diagnostics:
     models = counts.models
     scores = counts.scores
-    n_groups, labels = connected_components(counts.games > 0, directed=False)
+    labels = _components(counts.games > 0)
+    n_groups = int(labels.max()) + 1
     groups = [[models[i] for i in np.flatnonzero(labels == g)] for g in range(n_groups)]
     groups.sort(key=lambda group: (-len(group), group))
     battles = counts.per_model()["battles"]
@@ -405,6 +405,25 @@ def _diagnose(
         convergence=convergence,
         anomalous_judges=flagged,
     )
+
+
+def _components(linked: np.ndarray) -> np.ndarray:
+    """Connected-component label of each model of an undirected (M, M) adjacency, numbered in order of each
+    component's first model."""
+    labels = np.full(len(linked), -1)
+    for start in range(len(linked)):
+        if labels[start] >= 0:
+            continue
+        group = labels.max() + 1
+        reached = np.zeros(len(linked), dtype=bool)
+        reached[start] = True
+        while True:
+            grown = reached | linked[reached].any(axis=0)
+            if (grown == reached).all():
+                break
+            reached = grown
+        labels[reached] = group
+    return labels
 
 
 def _flags(models: tuple[str, ...], diagnostics: Diagnostics) -> dict[str, list[str]]:

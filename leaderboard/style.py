@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, log_expit
 
 from leaderboard.counts import codes
+from leaderboard.logistic import expit, log_expit
 from leaderboard.schema import style_column
 
 _TOL = 1e-10

@@ -92,3 +92,14 @@ def test_a_fit_stopped_early_says_it_did_not_converge(battles):
     batch = fit_strengths(np.stack([scores, scores]), init=np.stack([fit_strengths(scores).theta,
                                                                      np.zeros(len(scores))]), max_iter=1)
     np.testing.assert_array_equal(batch.converged, [True, False])
+
+
+def test_logistic_functions_equal_scipys_over_the_whole_range():
+    from scipy.special import expit as scipy_expit
+    from scipy.special import log_expit as scipy_log_expit
+
+    from leaderboard.logistic import expit, log_expit
+
+    x = np.concatenate([np.linspace(-800, 800, 20_001), [-1e308, 1e308, 0.0]])
+    np.testing.assert_allclose(expit(x), scipy_expit(x), rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(log_expit(x), scipy_log_expit(x), rtol=1e-13, atol=1e-300)
