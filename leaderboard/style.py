@@ -14,6 +14,8 @@ Features vary per battle, so the fit cannot be aggregated into pair counts: each
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,7 @@ from leaderboard.schema import style_column
 _TOL = 1e-10
 _MAX_ITER = 100
 _FIXED_ITERATIONS = 30
+_WORKERS = min(2, os.cpu_count() or 1)
 _BOOTSTRAP_TOL = 1e-7  # natural-log units: 4e-6 Elo, far below any bootstrap spread
 
 
@@ -177,30 +180,37 @@ def bootstrap_style(data: StyleData, fit: StyleFit, rounds: int, seed: int, ridg
     rounds that did not converge.
 
     A resample is battle counts c ~ Multinomial(N, 1/N) (the battles drawn with replacement), so a round is the
-    weighted fit with weights w c. Each round starts at the full fit and iterates with the full-data Hessian
-    (factorised once); a round not converged after a few steps is finished by full Newton steps.
+    weighted fit with weights w c. Each round starts at the full fit with one Newton step whose Hessian (the
+    round's own, at the full fit's probabilities) it keeps for the following steps: they contract fast, and each
+    costs one gradient. A round not converged after a few steps is finished by full Newton steps.
     """
     from tqdm.auto import tqdm
 
     m, k = len(data.models), data.features.shape[1]
     n = len(data.y)
     p = expit(_linear(data, fit.theta, fit.beta))
-    h = information(data, data.weight * p * (1 - p)) + _penalty(m, k, ridge, theta_ridge)
-    h_inv = np.linalg.inv(h + _gauge(m, k))
-    rng = np.random.default_rng(seed)
-    thetas, betas, failed = np.empty((rounds, m)), np.empty((rounds, k)), 0
-    for r in tqdm(range(rounds), desc="style bootstrap", unit="round", disable=not progress):
-        weight = data.weight * np.bincount(rng.integers(0, n, n), minlength=n)
-        theta, beta, converged = fit.theta.copy(), fit.beta.copy(), False
+    curvature = data.weight * p * (1 - p)
+    fixed = _penalty(m, k, ridge, theta_ridge) + _gauge(m, k)
+    generators = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(rounds)]
+
+    def one_round(r: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        drawn = np.bincount(generators[r].integers(0, n, n), minlength=n)
+        weight = data.weight * drawn
+        h_inv = np.linalg.inv(information(data, curvature * drawn) + fixed)
+        theta, beta = fit.theta.copy(), fit.beta.copy()
         for _ in range(_FIXED_ITERATIONS):
             step = h_inv @ _gradient(data, weight, theta, beta, ridge, theta_ridge)
             theta, beta = theta + step[:m], beta + step[m:]
             if np.abs(step).max() < _BOOTSTRAP_TOL:
-                converged = True
-                break
-        if not converged:
-            again = fit_style(data, ridge, weight, init=(theta, beta), theta_ridge=theta_ridge)
-            theta, beta = again.theta, again.beta
-            failed += not again.converged
-        thetas[r], betas[r] = theta - theta.mean(), beta
+                return theta - theta.mean(), beta, True
+        again = fit_style(data, ridge, weight, init=(theta, beta), theta_ridge=theta_ridge)
+        return again.theta, again.beta, again.converged
+
+    thetas, betas, failed = np.empty((rounds, m)), np.empty((rounds, k)), 0
+    with ThreadPoolExecutor(_WORKERS) as pool:  # one generator per round: the same numbers on any thread
+        results = tqdm(pool.map(one_round, range(rounds)), total=rounds, desc="style bootstrap", unit="round",
+                       disable=not progress)
+        for r, (theta, beta, converged) in enumerate(results):
+            thetas[r], betas[r] = theta, beta
+            failed += not converged
     return thetas, betas, failed
