@@ -260,3 +260,14 @@ def test_category_selects_category_tag_labels(tmp_path):
     board = fit_leaderboard(battles, replace(SANDWICH, category="math_v0.1.math"))
     assert board.selection["used"] == 8  # every fifth battle is labelled math
     assert board.selection["other_categories"] == 32
+
+
+def test_bootstrap_pair_intervals_are_quantiles_of_the_rating_difference(battles):
+    board = fit_leaderboard(battles, FitSettings(rounds=300, seed=2))
+    _, low, high = board.win_probability()
+    for i in range(len(board.models)):
+        for j in range(len(board.models)):
+            if i != j:
+                lo, hi = np.quantile(board.samples[:, i] - board.samples[:, j], [0.025, 0.975])
+                assert low[i, j] == pytest.approx(1 / (1 + 10 ** (-lo / 400)), abs=1e-12)
+                assert high[i, j] == pytest.approx(1 / (1 + 10 ** (-hi / 400)), abs=1e-12)
