@@ -141,10 +141,7 @@ def _read_json_lines(path: Path) -> _RawColumns:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise BattleDataError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
+            record = _parse_json(line, path, lambda error, number=number: f"line {number}")
             if not isinstance(record, dict):
                 raise BattleDataError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
             records.append(record)
@@ -154,10 +151,7 @@ def _read_json_lines(path: Path) -> _RawColumns:
 
 def _read_json_array(path: Path) -> _RawColumns:
     with _open(path) as handle:
-        try:
-            records = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise BattleDataError(f"{path}: line {error.lineno}: not valid JSON ({error.msg})") from None
+        records = _parse_json(handle.read(), path, lambda error: f"line {error.lineno}")
     if not isinstance(records, list):
         raise BattleDataError(f"{path}: expected a JSON array of battle objects, got {type(records).__name__}")
     where = _Locations("record", 1)
@@ -184,12 +178,15 @@ def _read_csv(path: Path) -> _RawColumns:
 
 
 def _json_cell(path: Path, line: int, field: str, text: str) -> Any:
-    if text == "":
-        return None
+    return None if text == "" else _parse_json(text, path, lambda error: f"line {line}: field {field!r}")
+
+
+def _parse_json(text: str, path: Path, place) -> Any:
+    """`json.loads(text)`; a syntax error is one line naming the file and `place(error)`."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise BattleDataError(f"{path}: line {line}: field {field!r}: not valid JSON ({error.msg})") from None
+        raise BattleDataError(f"{path}: {place(error)}: not valid JSON ({error.msg})") from None
 
 
 def _read_parquet(path: Path, style: bool) -> _RawColumns:

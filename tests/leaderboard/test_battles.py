@@ -262,3 +262,15 @@ def test_bad_style_counts_name_the_nested_field(tmp_path):
 def test_both_bad_spelling_reads_as_fastchats(tmp_path):
     rows = [ROWS[0], dict(ROWS[1], winner="both_bad"), ROWS[2]]
     assert load_battles(_write(tmp_path / "b.parquet", rows))["winner"][1] == "tie (bothbad)"
+
+
+def test_csv_cells_hold_nested_objects_as_json_text(tmp_path):
+    meta = {"sum_assistant_a_tokens": 12, "sum_assistant_b_tokens": 30, "bold_count_a": {"**": 2, "__": 1}}
+    rows = [dict(r, conv_metadata=json.dumps(meta), category_tag=json.dumps({"math_v0.1": {"math": True}}))
+            for r in ROWS]
+    battles = load_battles(_write(tmp_path / "b.csv", rows))
+    assert battles["style_tokens_b"].tolist() == [30.0] * 3 and battles["style_bold_a"].tolist() == [3.0] * 3
+    assert battles["tags"].tolist() == ["math_v0.1.math"] * 3
+    rows[1]["conv_metadata"] = "{not json"
+    with pytest.raises(BattleDataError, match=r"b.csv: line 3: field 'conv_metadata': not valid JSON"):
+        load_battles(_write(tmp_path / "b.csv", rows))
