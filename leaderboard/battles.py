@@ -1,8 +1,11 @@
 """Reading battles in FastChat's cleaned-battle format, with errors that name the file, the row and the field.
 
-A battle is one vote: `model_a`, `model_b`, `winner` in {model_a, model_b, tie, tie (bothbad)}, plus optional
-`judge`, `category`, `tstamp`, `question_id` and `anony`. Accepted containers: JSON lines (`.jsonl`,
-`.ndjson`), a JSON array (`.json`), CSV (`.csv`) and Parquet (`.parquet`); the text formats may be gzipped.
+A battle is one vote; its columns are listed once, in `leaderboard.schema.COLUMNS`. Accepted containers: JSON
+lines (`.jsonl`, `.ndjson`), a JSON array (`.json`), CSV (`.csv`) and Parquet (`.parquet`); the text formats
+may be gzipped. Every reader turns its file into the same thing, one Arrow array (or, for records parsed one by
+one, one list) per known column, and one vectorised check validates them all, so a bad value gets the same
+one-line message whatever the format. Battles of a model against itself are kept here and dropped (and counted)
+by the fit's battle selection.
 """
 
 from __future__ import annotations
@@ -12,16 +15,28 @@ import hashlib
 import json
 import math
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
-REQUIRED_COLUMNS = ("model_a", "model_b", "winner")
-OPTIONAL_COLUMNS = ("judge", "category", "tstamp", "question_id", "anony")
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
+from leaderboard.schema import (
+    BY_NAME,
+    COLUMNS,
+    FALSE_WORDS,
+    REQUIRED,
+    STYLE_COUNTS,
+    TRUE_WORDS,
+    WINNER_ALIASES,
+    WINNERS,
+    style_column,
+)
+
+FORMATS = (".jsonl", ".ndjson", ".json", ".csv", ".parquet")
 
 
 class BattleDataError(ValueError):
@@ -37,8 +52,37 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def load_battles(path: str | Path) -> pd.DataFrame:
-    """Read and validate a battles file; returns one row per battle with the known columns that are present."""
+@dataclass(frozen=True)
+class _Locations:
+    """Maps a 0-based row index to the place a user sees: 'line 7', 'record 3' or 'row 3'."""
+
+    word: str
+    first: int
+    numbers: np.ndarray | None = None
+
+    def __getitem__(self, index: int) -> str:
+        number = self.numbers[index] if self.numbers is not None else index + self.first
+        return f"{self.word} {number}"
+
+
+@dataclass(frozen=True)
+class _RawColumns:
+    """A file's known columns before validation: Arrow arrays, or Python lists of parsed values (where a
+    required field left out of a record is `_MISSING`)."""
+
+    columns: dict[str, pa.Array | list]
+    rows: int
+    where: _Locations
+
+
+_MISSING = object()
+
+
+def load_battles(path: str | Path, style: bool = True) -> pd.DataFrame:
+    """Read and validate a battles file; returns one row per battle with the known columns that are present.
+
+    `style=False` skips the style counts of `conv_metadata` where that saves work (Parquet reads only the columns
+    it needs); a fit without style control does not use them."""
     path = Path(path)
     if not path.is_file():
         raise BattleDataError(f"{path}: no such file")
@@ -46,42 +90,30 @@ def load_battles(path: str | Path) -> pd.DataFrame:
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     kind = suffixes[-1] if suffixes else ""
-    if kind not in (".jsonl", ".ndjson", ".json", ".csv", ".parquet"):
+    if kind not in FORMATS:
         raise BattleDataError(f"{path}: unknown battles format {path.name!r} (use .jsonl, .json, .csv or .parquet)")
     try:
         if kind in (".jsonl", ".ndjson"):
-            battles = _read_clean_json_lines(path)
-            if battles is not None:
-                return battles
-            frame, where = _read_json_lines(path)
+            raw = _read_plain_json_lines(path) or _read_json_lines(path)
         elif kind == ".json":
-            frame, where = _read_json_array(path)
+            raw = _read_json_array(path)
         elif kind == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-            where = _LineLabels("line", 2)
+            raw = _read_csv(path)
         else:
-            frame = pd.read_parquet(path)
-            where = _LineLabels("row", 1)
+            raw = _read_parquet(path, style)
     except UnicodeDecodeError as error:
         raise BattleDataError(f"{path}: not UTF-8 text ({error.reason})") from None
     except pd.errors.ParserError as error:
         raise BattleDataError(f"{path}: not valid CSV ({error})") from None
-    except (OSError, EOFError, zlib.error) as error:
+    except (OSError, EOFError, zlib.error, pa.ArrowException) as error:
         raise BattleDataError(f"{path}: cannot be read ({error})") from None
-    if len(frame) == 0:
+    if raw.rows == 0:
         raise BattleDataError(f"{path}: the file holds no battles")
-    return _validate(frame, path, where)
+    return _validate(raw, path)
 
 
-class _LineLabels:
-    """Maps a 0-based row index to the location a user sees: 'line 7' or 'row 3'."""
-
-    def __init__(self, word: str, first: int, numbers: np.ndarray | None = None) -> None:
-        self.word, self.first, self.numbers = word, first, numbers
-
-    def __getitem__(self, index: int) -> str:
-        number = self.numbers[index] if self.numbers is not None else index + self.first
-        return f"{self.word} {number}"
+# ----------------------------------------------------------------------------------------------------------
+# Readers: each returns the known columns of its file.
 
 
 def _open(path: Path, binary: bool = False):
@@ -91,22 +123,106 @@ def _open(path: Path, binary: bool = False):
     return opener(path, mode, encoding=encoding)
 
 
-def _read_json_lines(path: Path) -> tuple[pd.DataFrame, _LineLabels]:
+def _records_columns(records: list[dict], where: _Locations) -> _RawColumns:
+    """One list per known field of parsed records; a field no record has is left out."""
+    present = {key for record in records for key in record}
+    columns = {}
+    for column in COLUMNS:
+        if column.name in present:
+            default = _MISSING if column.required else None
+            columns[column.name] = [record.get(column.name, default) for record in records]
+    return _RawColumns(columns, len(records), where)
+
+
+def _read_json_lines(path: Path) -> _RawColumns:
+    """The exact reader: one `json.loads` per line, so a syntax error names its line."""
     records, numbers = [], []
     with _open(path) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise BattleDataError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
+            record = _parse_json(line, path, lambda error, number=number: f"line {number}")
             if not isinstance(record, dict):
                 raise BattleDataError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
             records.append(record)
             numbers.append(number)
-    where = _LineLabels("line", 1, np.asarray(numbers))
-    return _records_frame(records, path, where), where
+    return _records_columns(records, _Locations("line", 1, np.asarray(numbers)))
+
+
+def _read_json_array(path: Path) -> _RawColumns:
+    with _open(path) as handle:
+        records = _parse_json(handle.read(), path, lambda error: f"line {error.lineno}")
+    if not isinstance(records, list):
+        raise BattleDataError(f"{path}: expected a JSON array of battle objects, got {type(records).__name__}")
+    where = _Locations("record", 1)
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise BattleDataError(f"{path}: {where[index]}: expected a JSON object, got {type(record).__name__}")
+    return _records_columns(records, where)
+
+
+def _read_csv(path: Path) -> _RawColumns:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    columns: dict[str, pa.Array | list] = {}
+    for name in frame.columns:
+        column = BY_NAME.get(name)
+        if column is None:
+            continue
+        text = frame[name].to_numpy(dtype=object)
+        if column.kind in ("metadata", "tags"):  # nested objects are JSON text in a CSV cell
+            columns[name] = [_json_cell(path, frame.index[i] + 2, name, v) for i, v in enumerate(text)]
+        else:
+            array = pa.array(text, type=pa.string())
+            columns[name] = array if column.required else pc.if_else(pc.equal(array, ""), None, array)
+    return _RawColumns(columns, len(frame), _Locations("line", 2))
+
+
+def _json_cell(path: Path, line: int, field: str, text: str) -> Any:
+    return None if text == "" else _parse_json(text, path, lambda error: f"line {line}: field {field!r}")
+
+
+def _parse_json(text: str, path: Path, place) -> Any:
+    """`json.loads(text)`; a syntax error is one line naming the file and `place(error)`."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BattleDataError(f"{path}: {place(error)}: not valid JSON ({error.msg})") from None
+
+
+def _read_parquet(path: Path, style: bool) -> _RawColumns:
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    names = [name for name in schema.names if name in BY_NAME and (style or BY_NAME[name].kind != "metadata")]
+    # Text columns come out dictionary-encoded, as Parquet stores them: each distinct name is checked once.
+    text = [name for name in names if pa.types.is_string(schema.field(name).type)]
+    table = pq.read_table(path, columns=names, read_dictionary=text).unify_dictionaries()
+    # Nested columns stay in chunks (joining them copies every field); the checks read chunked arrays as well.
+    columns = {name: table[name] if BY_NAME[name].kind in ("metadata", "tags") else table[name].combine_chunks()
+               for name in names}
+    return _RawColumns(columns, table.num_rows, _Locations("row", 1))
+
+
+# The JSON-lines fast path: Arrow parses only the known fields, with the types a plainly valid file has.
+_COUNT = pa.float64()
+_ARROW_TYPES = {"name": pa.string(), "winner": pa.string(), "text": pa.string(), "number": pa.float64(),
+                "flag": pa.bool_()}
+
+
+def _arrow_schema(data: bytes) -> pa.Schema | None:
+    """The known fields with the types of a plainly valid file; the nested ones only where the file has them
+    (parsing a nested type costs time on every line); None where Arrow must infer (`category_tag`'s labels
+    have no fixed shape)."""
+    if b'"category_tag"' in data:
+        return None
+    metadata = pa.struct([
+        (count.key.format(side=side), pa.struct([(part, _COUNT) for part in count.parts]) if count.parts else _COUNT)
+        for count in STYLE_COUNTS for side in "ab"
+    ])
+    fields = [(c.name, _ARROW_TYPES[c.kind]) for c in COLUMNS if c.kind in _ARROW_TYPES]
+    if b'"conv_metadata"' in data:
+        fields.append(("conv_metadata", metadata))
+    return pa.schema(fields)
 
 
 class _NeedsLineReader(Exception):
@@ -118,50 +234,38 @@ def _need(condition: bool) -> None:
         raise _NeedsLineReader
 
 
-def _read_clean_json_lines(path: Path) -> pd.DataFrame | None:
-    """The battles of a JSON-lines file that is plainly valid, parsed by Arrow in a fraction of the line reader's
-    time; None for anything else (blank lines, tabs or carriage returns, values of other types, any bad value).
-    Both readers give the same frame for every file this one accepts."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _read_plain_json_lines(path: Path) -> _RawColumns | None:
+    """The columns of a JSON-lines file that is plainly valid, parsed by Arrow in a fraction of the line reader's
+    time; None for anything else (blank lines, tabs or carriage returns, values of other types, a field left
+    out of a record that needs it). Both readers give the same battles for every file this one accepts."""
     import pyarrow.json as pa_json
 
     with _open(path, binary=True) as handle:
         data = handle.read()
     try:
         _need(_one_object_per_line(data))
+        schema = _arrow_schema(data)
+        options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore") if schema \
+            else pa_json.ParseOptions()
         try:
-            table = pa_json.read_json(pa.py_buffer(data))
+            table = pa_json.read_json(pa.py_buffer(data), parse_options=options)
         except pa.ArrowInvalid:
             raise _NeedsLineReader from None
         _need(table.num_rows == data.count(b"\n") + (not data.endswith(b"\n")))
-        columns = {name: table[name].combine_chunks() for name in table.column_names}
-        for name in REQUIRED_COLUMNS:
-            _need(name in columns and columns[name].type == pa.string() and columns[name].null_count == 0)
-        kinds = {"judge": "string", "category": "string", "question_id": "string", "tstamp": "number", "anony": "bool"}
-        allowed = {"string": (pa.string(),), "number": (pa.int64(), pa.float64()), "bool": (pa.bool_(),)}
-        for name, kind in kinds.items():
-            _need(name not in columns or columns[name].type in (*allowed[kind], pa.null()))
-
-        def strings(column: pa.Array, clean=str) -> np.ndarray:
-            if column.type == pa.null():
-                return np.full(len(column), "", dtype=object)
-            encoded = pc.dictionary_encode(column)
-            words = np.array([clean(word) for word in encoded.dictionary.to_pylist()] + [""], dtype=object)
-            return words[encoded.indices.fill_null(len(words) - 1).to_numpy()]
-
-        model_a, model_b = strings(columns["model_a"], str.strip), strings(columns["model_b"], str.strip)
-        _need(model_a.astype(bool).all() and model_b.astype(bool).all() and not (model_a == model_b).any())
-        _need(set(pc.unique(columns["winner"]).to_pylist()) <= set(WINNERS))
+        columns = {}
+        for name in table.column_names:
+            if name not in BY_NAME:
+                continue
+            array = table[name].combine_chunks()
+            if BY_NAME[name].required:
+                _need(array.type == pa.string() and array.null_count == 0)
+            elif BY_NAME[name].kind in _ARROW_TYPES:
+                _need(array.type in (_ARROW_TYPES[BY_NAME[name].kind], pa.null()))
+            if array.null_count < len(array):
+                columns[name] = array
     except _NeedsLineReader:
         return None
-    battles = {"model_a": model_a, "model_b": model_b, "winner": strings(columns["winner"])}
-    battles |= {name: strings(columns[name]) for name in ("judge", "category", "question_id") if name in columns}
-    if "tstamp" in columns:
-        battles["tstamp"] = pc.cast(columns["tstamp"], pa.float64()).to_numpy(zero_copy_only=False)
-    if "anony" in columns:
-        battles["anony"] = pc.fill_null(pc.cast(columns["anony"], pa.bool_()), True).to_numpy(zero_copy_only=False)
-    return pd.DataFrame(battles)
+    return _RawColumns(columns, table.num_rows, _Locations("line", 1))
 
 
 def _one_object_per_line(data: bytes) -> bool:
@@ -186,102 +290,331 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _read_json_array(path: Path) -> tuple[pd.DataFrame, _LineLabels]:
-    with _open(path) as handle:
-        try:
-            records = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise BattleDataError(f"{path}: line {error.lineno}: not valid JSON ({error.msg})") from None
-    if not isinstance(records, list):
-        raise BattleDataError(f"{path}: expected a JSON array of battle objects, got {type(records).__name__}")
-    where = _LineLabels("record", 1)
-    for index, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise BattleDataError(f"{path}: {where[index]}: expected a JSON object, got {type(record).__name__}")
-    return _records_frame(records, path, where), where
+# ----------------------------------------------------------------------------------------------------------
+# Validation: one pass per column, the same for every reader.
 
 
-_MISSING = object()
+def _absent(value: Any) -> bool:
+    """Whether a parsed value holds nothing: null, NaN or NA."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
-def _absent(value) -> bool:
-    """Whether a field holds no value: left out of its record, null, NaN or NA."""
-    return value is _MISSING or value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+class _Checker:
+    """Validates one file's columns; every failure is one line naming the file, the place and the field."""
 
+    def __init__(self, raw: _RawColumns, path: Path) -> None:
+        self.raw, self.path = raw, path
 
-def _records_frame(records: list[dict], path: Path, where: _LineLabels) -> pd.DataFrame:
-    """Columns of the known fields; a record missing a required field is an error at that record."""
-    present = {key for record in records for key in record}
-    columns = {}
-    for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
-        if name not in present:
-            continue
-        values = [record.get(name, _MISSING) for record in records]
-        if name in REQUIRED_COLUMNS and _MISSING in values:
-            index = values.index(_MISSING)
-            raise BattleDataError(f"{path}: {where[index]}: field {name!r}: missing")
-        columns[name] = values
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(records)))
+    def fail(self, index: int, field: str, message: str) -> None:
+        raise BattleDataError(f"{self.path}: {self.raw.where[int(index)]}: field {field!r}: {message}")
 
-
-def _validate(frame: pd.DataFrame, path: Path, where) -> pd.DataFrame:
-    missing = [name for name in REQUIRED_COLUMNS if name not in frame.columns]
-    if missing:
-        found = ", ".join(map(str, frame.columns)) or "none"
-        raise BattleDataError(f"{path}: missing column {missing[0]!r} (columns found: {found})")
-
-    def fail(mask: np.ndarray, field: str, message) -> None:
+    def first(self, mask: np.ndarray | pa.Array) -> int | None:
+        if isinstance(mask, pa.Array | pa.ChunkedArray):
+            mask = mask.fill_null(False).to_numpy(zero_copy_only=False)
         bad = np.flatnonzero(mask)
-        if bad.size:
-            index = int(bad[0])
-            value = frame[field].iloc[index]
-            raise BattleDataError(f"{path}: {where[index]}: field {field!r}: {message(value)}")
+        return int(bad[0]) if bad.size else None
 
-    battles = pd.DataFrame(index=frame.index)
-    for field in ("model_a", "model_b"):
-        column = frame[field]
-        ok = column.map(lambda v: isinstance(v, str) and v.strip() != "").to_numpy(bool)
-        fail(~ok, field, lambda v: f"expected a model name, got {v!r}")
-        battles[field] = column.str.strip()
-    fail((battles["model_a"] == battles["model_b"]).to_numpy(), "model_b",
-         lambda v: f"model {v!r} battles itself")
-    winner = frame["winner"]
-    fail(~winner.isin(WINNERS).to_numpy(), "winner",
-         lambda v: f"unknown value {v!r} (expected one of {', '.join(WINNERS)})")
-    battles["winner"] = winner.astype(str)
+    def arrow(self, name: str, values: pa.Array | list) -> pa.Array:
+        """A list of parsed values as one Arrow array. Where Arrow cannot hold them together, each value is
+        converted on its own to the column's kind, and the first that cannot be is the error."""
+        if isinstance(values, pa.Array | pa.ChunkedArray):
+            return values
+        missing = next((i for i, v in enumerate(values) if v is _MISSING), None)
+        if missing is not None:
+            self.fail(missing, name, "missing")
+        try:
+            return pa.array(values, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+        kind = BY_NAME[name].kind
+        convert = _CONVERT[kind]
+        cleaned = []
+        for index, value in enumerate(values):
+            converted = None if _absent(value) else convert(value)
+            if converted is _REFUSED:
+                self.fail(index, name, _refusal(kind, value))
+            cleaned.append(converted)
+        return pa.array(cleaned, from_pandas=True)
 
-    for field in ("judge", "category", "question_id"):
-        if field in frame.columns:
-            battles[field] = frame[field].map(lambda v: "" if _absent(v) else str(v))
-    if "tstamp" in frame.columns:
-        values = frame["tstamp"].map(lambda v: np.nan if _absent(v) or v == "" else v)
-        stamps = pd.to_numeric(values, errors="coerce")
-        absent = values.isna().to_numpy()
-        fail(~absent & stamps.isna().to_numpy(), "tstamp", lambda v: f"expected a number (seconds), got {v!r}")
-        battles["tstamp"] = stamps.astype(float)
-    if "anony" in frame.columns:
-        battles["anony"] = _parse_flags(frame["anony"], path, where)
-    return battles.reset_index(drop=True)
+    def values(self, array: pa.Array, index: int) -> Any:
+        return array[index].as_py()
+
+    def strings(self, name: str, array: pa.Array) -> pa.Array:
+        """A text column as Arrow text: numbers and flags become their text; other values are refused."""
+        if _is_text(array.type):
+            return array
+        if pa.types.is_null(array.type) or pa.types.is_integer(array.type) or pa.types.is_floating(array.type) \
+                or pa.types.is_boolean(array.type):
+            return array.cast(pa.string())
+        index = self.first(pc.is_valid(array))
+        self.fail(index, name, _refusal("text", self.values(array, index)))
+        raise AssertionError  # unreachable: fail raised
+
+    def first_of(self, encoded: pa.DictionaryArray, positions: pa.Array) -> int | None:
+        """The first row whose dictionary entry is at one of `positions`."""
+        if len(positions) == 0:
+            return None
+        return self.first(pc.is_in(encoded.indices, value_set=positions.cast(encoded.indices.type)))
 
 
-def _parse_flags(column: pd.Series, path: Path, where) -> pd.Series:
-    def parse(value):
-        if _absent(value):
-            return True
-        if isinstance(value, bool | np.bool_):
-            return bool(value)
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        return None
+def _is_text(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
-    parsed = column.map(parse)
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if bad.size:
-        index = int(bad[0])
-        raise BattleDataError(
-            f"{path}: {where[index]}: field 'anony': expected true or false, got {column.iloc[index]!r}"
-        )
-    return parsed.astype(bool)
+
+def _encoded(array: pa.Array) -> pa.DictionaryArray:
+    """A text array dictionary-encoded (as Parquet hands it over, or encoded here), with string words."""
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array.cast(pa.string()))
+    return pa.DictionaryArray.from_arrays(array.indices, array.dictionary.cast(pa.string()))
+
+
+_REFUSED = object()
+
+
+def _refusal(kind: str, value: Any) -> str:
+    """The message for a value a column of this kind cannot hold."""
+    if kind == "winner":
+        return f"unknown value {value!r} (expected one of {', '.join(WINNERS)})"
+    expected = {"name": "a model name", "text": "text", "number": "a number (seconds)", "flag": "true or false",
+                "metadata": "an object of counts", "tags": "an object of labels"}[kind]
+    return f"expected {expected}, got {value!r}"
+
+
+def _to_number(value: Any) -> Any:
+    if isinstance(value, bool):
+        return _REFUSED
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value) if isinstance(value, str) and value.strip() else _REFUSED
+    except ValueError:
+        return _REFUSED
+
+
+def _to_flag(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower() if isinstance(value, str | int) else None
+    return True if word in TRUE_WORDS else False if word in FALSE_WORDS else _REFUSED
+
+
+# One value converted to its column's kind, for lists Arrow cannot take whole (mixed types): _REFUSED if it
+# cannot be. Nested objects stay Python objects (read by `_style_counts` and `_tags`).
+_CONVERT = {
+    "name": lambda v: v if isinstance(v, str) else _REFUSED,
+    "winner": lambda v: v if isinstance(v, str) else _REFUSED,
+    "text": lambda v: str(v) if isinstance(v, str | int | float | bool) else _REFUSED,
+    "number": _to_number,
+    "flag": _to_flag,
+    "metadata": lambda v: v if isinstance(v, dict) else _REFUSED,
+    "tags": lambda v: v if isinstance(v, dict) else _REFUSED,
+}
+
+
+def _decoded(array: pa.Array, clean=None) -> pd.Series:
+    """A text array as pandas text ("" where null), `clean` applied once to each distinct value."""
+    if clean is None and not pa.types.is_dictionary(array.type):
+        return array.cast(pa.string()).fill_null("").to_pandas()
+    encoded = _encoded(array)
+    words = encoded.dictionary if clean is None else clean(encoded.dictionary)
+    return pc.take(words, encoded.indices).fill_null("").to_pandas()
+
+
+def _validate(raw: _RawColumns, path: Path) -> pd.DataFrame:
+    check = _Checker(raw, path)
+    missing = [name for name in REQUIRED if name not in raw.columns]
+    if missing:
+        found = ", ".join(raw.columns) or "no known column"
+        raise BattleDataError(f"{path}: missing column {missing[0]!r} (columns found: {found})")
+    battles: dict[str, np.ndarray | pd.Series] = {}
+    for column in COLUMNS:
+        if column.name not in raw.columns:
+            continue
+        values = raw.columns[column.name]
+        if column.kind in ("metadata", "tags") and isinstance(values, list):
+            values = _flat_objects(check, column.name, values)
+        array = check.arrow(column.name, values)
+        if not column.required and array.null_count == len(array):
+            continue  # a field every battle leaves empty is as good as absent
+        if column.kind == "name":
+            battles[column.name] = _names(check, column.name, array)
+        elif column.kind == "winner":
+            battles[column.name] = _winners(check, array)
+        elif column.kind == "text":
+            battles[column.name] = _decoded(check.strings(column.name, array))
+        elif column.kind == "number":
+            battles[column.name] = _numbers(check, column.name, array)
+        elif column.kind == "flag":
+            battles[column.name] = _flags(check, column.name, array)
+        elif column.kind == "metadata":
+            battles |= _style_counts(check, column.name, array)
+        else:
+            battles["tags"] = _tags(check, column.name, array)
+    return pd.DataFrame(battles, index=pd.RangeIndex(raw.rows))
+
+
+def _flat_objects(check: _Checker, name: str, values: list) -> list:
+    """Parsed nested objects reduced to what is read from them, so that Arrow can hold them together: the style
+    counts of `conv_metadata` (each a number), or the true/false labels of `category_tag` keyed by their path."""
+    kind = BY_NAME[name].kind
+    flat = []
+    for index, value in enumerate(values):
+        if _absent(value) or value is _MISSING:
+            flat.append(None)
+            continue
+        if not isinstance(value, dict):
+            check.fail(index, name, _refusal(kind, value))
+        if kind == "tags":
+            flat.append(dict(_labels(value, "")))
+            continue
+        counts = {}
+        for count in STYLE_COUNTS:
+            for side in "ab":
+                key = count.key.format(side=side)
+                if key in value and not _absent(value[key]):
+                    number = _count(value[key])
+                    if number is None:
+                        check.fail(index, f"{name}.{key}",
+                                   f"expected a count or an object of counts, got {value[key]!r}")
+                    counts[key] = number
+        flat.append(counts)
+    return flat
+
+
+def _count(value: Any) -> float | None:
+    """A count as FastChat reads it: a number, or the sum of an object's values; None for anything else."""
+    if isinstance(value, dict):
+        parts = [_count(part) for part in value.values() if not _absent(part)]
+        return None if None in parts else float(sum(parts))
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _labels(value: dict, prefix: str):
+    for key, child in value.items():
+        if isinstance(child, dict):
+            yield from _labels(child, f"{prefix}{key}.")
+        elif isinstance(child, bool):
+            yield f"{prefix}{key}", child
+
+
+def _names(check: _Checker, name: str, array: pa.Array) -> pd.Series:
+    if not _is_text(array.type):
+        index = check.first(np.ones(len(array), dtype=bool)) if array.null_count == len(array) else \
+            check.first(pc.is_valid(array))
+        check.fail(index, name, f"expected a model name, got {check.values(array, index)!r}")
+    index = check.first(pc.is_null(array))
+    if index is not None:
+        check.fail(index, name, "expected a model name, got None")
+    encoded = _encoded(array)
+    index = check.first_of(encoded, pc.indices_nonzero(pc.equal(pc.utf8_trim_whitespace(encoded.dictionary), "")))
+    if index is not None:
+        check.fail(index, name, f"expected a model name, got {check.values(array, index)!r}")
+    return _decoded(encoded, pc.utf8_trim_whitespace)
+
+
+def _winners(check: _Checker, array: pa.Array) -> pd.Series:
+    expected = f"(expected one of {', '.join(WINNERS)})"
+    if not _is_text(array.type):
+        index = check.first(pc.is_valid(array)) or 0
+        check.fail(index, "winner", f"unknown value {check.values(array, index)!r} {expected}")
+    index = check.first(pc.is_null(array))
+    if index is not None:
+        check.fail(index, "winner", f"unknown value None {expected}")
+    encoded = _encoded(array)
+    known = pa.array(WINNERS + tuple(WINNER_ALIASES))
+    index = check.first_of(encoded, pc.indices_nonzero(pc.invert(pc.is_in(encoded.dictionary, value_set=known))))
+    if index is not None:
+        check.fail(index, "winner", f"unknown value {check.values(array, index)!r} {expected}")
+    return _decoded(encoded, lambda words: pa.array([WINNER_ALIASES.get(w, w) for w in words.to_pylist()]))
+
+
+def _numbers(check: _Checker, name: str, array: pa.Array) -> np.ndarray:
+    if pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_null(array.type):
+        return array.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if _is_text(array.type):
+        text = pd.Series(array.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+        blank = text.isna().to_numpy() | (text.str.strip() == "").fillna(True).to_numpy()
+        parsed = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(dtype=float)
+        index = check.first(~blank & np.isnan(parsed))
+        if index is None:
+            return parsed
+    else:
+        index = check.first(pc.is_valid(array))
+    check.fail(index, name, f"expected a number (seconds), got {check.values(array, index)!r}")
+    raise AssertionError  # unreachable: fail raised
+
+
+def _flags(check: _Checker, name: str, array: pa.Array) -> np.ndarray:
+    if pa.types.is_boolean(array.type) or pa.types.is_null(array.type):
+        return pc.fill_null(array.cast(pa.bool_()), True).to_numpy(zero_copy_only=False)
+    words = pc.utf8_lower(pc.utf8_trim_whitespace(array.cast(pa.string())))
+    true = pc.is_in(words, value_set=pa.array(TRUE_WORDS)).fill_null(False)
+    false = pc.is_in(words, value_set=pa.array(FALSE_WORDS)).fill_null(False)
+    index = check.first(pc.and_(pc.is_valid(words), pc.invert(pc.or_(true, false))))
+    if index is not None:
+        check.fail(index, name, f"expected true or false, got {check.values(array, index)!r}")
+    return pc.or_(true, pc.is_null(words)).to_numpy(zero_copy_only=False)
+
+
+def _count_values(check: _Checker, field: str, array: pa.Array) -> np.ndarray:
+    """A count (a number, or an object whose values are summed) per battle: float, NaN where absent."""
+    if pa.types.is_struct(array.type):
+        total = np.zeros(len(array))
+        for i in range(array.type.num_fields):
+            part = pc.struct_field(array, [i])
+            total += _count_values(check, field, part) if pa.types.is_struct(part.type) else \
+                np.nan_to_num(_count_values(check, field, part))
+        return np.where(pc.is_valid(array).to_numpy(zero_copy_only=False), total, np.nan)
+    if pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_null(array.type):
+        counts = array.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        index = check.first(counts < 0)
+        if index is None:
+            return counts
+        check.fail(index, field, f"expected a count, got {counts[index]:g}")
+    index = check.first(pc.is_valid(array))
+    check.fail(index, field, f"expected a count or an object of counts, got {check.values(array, index)!r}")
+    raise AssertionError  # unreachable: fail raised
+
+
+def _style_counts(check: _Checker, name: str, array: pa.Array) -> dict[str, np.ndarray]:
+    """The style counts of FastChat's `conv_metadata` (and our own point count), one column per side."""
+    if not pa.types.is_struct(array.type):
+        index = check.first(pc.is_valid(array))
+        check.fail(index, name, f"expected an object of counts, got {check.values(array, index)!r}")
+    present = {array.type.field(i).name: i for i in range(array.type.num_fields)}
+    out = {}
+    for count in STYLE_COUNTS:
+        for side in "ab":
+            key = count.key.format(side=side)
+            if key in present:
+                field = pc.struct_field(array, [present[key]])
+                values = _count_values(check, f"{name}.{key}", field)
+                values = np.where(pc.is_valid(array).to_numpy(zero_copy_only=False), values, np.nan)
+                if not np.isnan(values).all():  # a count no battle has is as good as absent
+                    out[style_column(count.feature, side)] = values
+    return out
+
+
+def _tags(check: _Checker, name: str, array: pa.Array) -> np.ndarray:
+    """The labels that are true in a nested object (FastChat's `category_tag`), as "path.to.label" joined by
+    commas, e.g. "math_v0.1.math,criteria_v0.1.creativity"."""
+    if not pa.types.is_struct(array.type):
+        index = check.first(pc.is_valid(array))
+        check.fail(index, name, f"expected an object of labels, got {check.values(array, index)!r}")
+    tags = np.full(len(array), "", dtype=object)
+
+    def walk(node: pa.Array, prefix: str, valid: np.ndarray) -> None:
+        nonlocal tags
+        for i in range(node.type.num_fields):
+            child = pc.struct_field(node, [i])
+            label = prefix + node.type.field(i).name
+            if pa.types.is_struct(child.type):
+                walk(child, label + ".", valid & pc.is_valid(child).to_numpy(zero_copy_only=False))
+            elif pa.types.is_boolean(child.type):
+                on = valid & child.fill_null(False).to_numpy(zero_copy_only=False)
+                tags = np.where(on, tags + np.where(tags == "", "", ",") + label, tags)
+
+    walk(array, "", pc.is_valid(array).to_numpy(zero_copy_only=False))
+    return tags

@@ -8,8 +8,11 @@ battles only through s_ij (wins + ties / 2), so Newton's method runs on (M, M) m
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
-from scipy.special import expit, log_expit
+
+from leaderboard.logistic import expit, log_expit
 
 ELO_PER_NAT = 400.0 / np.log(10.0)
 _TRUSTED_STEP = 0.5  # natural-log units
@@ -39,17 +42,27 @@ def needs_ridge(scores: np.ndarray) -> np.ndarray | bool:
     return bool(not connected[0]) if single else ~connected
 
 
+class StrengthFit(NamedTuple):
+    """Fitted strengths and whether each fit converged (a bool, or one per batch element)."""
+
+    theta: np.ndarray  # (M,) or (B, M), mean zero
+    converged: bool | np.ndarray
+    iterations: int
+
+
 def fit_strengths(
     scores: np.ndarray,
     ridge: float | np.ndarray = 0.0,
     init: np.ndarray | None = None,
     tol: float = 1e-10,
     max_iter: int = 100,
-) -> np.ndarray:
+) -> StrengthFit:
     """Maximise the (optionally ridge-penalised) likelihood by damped Newton steps.
 
     scores: (M, M) or a batch (B, M, M) of s_ij. ridge: a penalty (ridge / 2) * |theta|^2, scalar or one per
-    batch element; zero unless the data need it (see `needs_ridge`). Returns theta, (M,) or (B, M), mean zero.
+    batch element; zero unless the data need it (see `needs_ridge`). A fit has converged when its last Newton
+    step moved no strength by more than `tol`; one that has not after `max_iter` steps is reported as such in
+    `converged`, never passed off as a maximum.
     """
     single = scores.ndim == 2
     s = scores[None] if single else scores
@@ -60,12 +73,14 @@ def fit_strengths(
     theta -= theta.mean(axis=1, keepdims=True)
     gauge = np.full((n, n), 1.0 / n)
     eye = np.eye(n)
+    converged = np.zeros(batch, dtype=bool)
 
     def objective(t: np.ndarray, rows: np.ndarray) -> np.ndarray:
         diff = t[:, :, None] - t[:, None, :]
         return -(s[rows] * log_expit(diff)).sum(axis=(1, 2)) + 0.5 * lam[rows, 0] * (t * t).sum(axis=1)
 
-    for _ in range(max_iter):
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is reported
         p = expit(theta[:, :, None] - theta[:, None, :])
         gradient = (s - games * p).sum(axis=2) - lam * theta
         weight = games * p * (1.0 - p)
@@ -81,10 +96,12 @@ def fit_strengths(
                     break
                 step[rows[worse]] *= 0.5
         theta = theta + step
-        if np.max(np.abs(step)) < tol:
+        converged = np.abs(step).max(axis=1) < tol
+        if converged.all():
             break
     theta -= theta.mean(axis=1, keepdims=True)
-    return theta[0] if single else theta
+    return StrengthFit(theta[0], bool(converged[0]), iterations) if single else \
+        StrengthFit(theta, converged, iterations)
 
 
 def hessian(scores: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -95,28 +112,34 @@ def hessian(scores: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return np.diag(weight.sum(axis=1)) - weight
 
 
-def score_outer(wins: np.ndarray, ties: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """G = sum over battles of (y - p)^2 x x^T with x = e_i - e_j: the empirical variance of the score.
+def score_outer(wins: np.ndarray, ties: np.ndarray, theta: np.ndarray, pair_weight: np.ndarray | None = None
+                ) -> np.ndarray:
+    """G = sum over battles of (w (y - p))^2 x x^T with x = e_i - e_j: the empirical variance of the score.
 
-    Per pair: i's wins give (1 - p)^2, j's wins give p^2, ties give (1/2 - p)^2, with p = P(i beats j).
-    Each ordered half below holds one side's wins and half the ties; adding its transpose completes the pair.
+    Per pair: i's wins give (1 - p)^2, j's wins give p^2, ties give (1/2 - p)^2, with p = P(i beats j); w is the
+    pair's weight (one unless pairs are reweighted). Each ordered half below holds one side's wins and half the
+    ties; adding its transpose completes the pair.
     """
     p = expit(theta[:, None] - theta[None, :])
     half = wins * (1.0 - p) ** 2 + 0.5 * ties * (0.5 - p) ** 2
     per_pair = half + half.T
+    if pair_weight is not None:
+        per_pair = per_pair * pair_weight**2
     np.fill_diagonal(per_pair, 0.0)
     return np.diag(per_pair.sum(axis=1)) - per_pair
 
 
 def sandwich_covariance(
-    wins: np.ndarray, ties: np.ndarray, theta: np.ndarray, ridge: float = 0.0
+    wins: np.ndarray, ties: np.ndarray, theta: np.ndarray, ridge: float = 0.0, pair_weight: np.ndarray | None = None
 ) -> np.ndarray:
-    """Cov(theta) ~ H^-1 G H^-1 in the mean-zero gauge: robust to ties that the half-win likelihood misstates."""
+    """Cov(theta) ~ H^-1 G H^-1 in the mean-zero gauge: robust to ties that the half-win likelihood misstates
+    (and to pair weights, arena-rank's `sandwich` intervals)."""
     n = len(theta)
-    h = hessian(wins + 0.5 * ties, theta)
+    scores = wins + 0.5 * ties
+    h = hessian(scores if pair_weight is None else scores * pair_weight, theta)
     if ridge > 0:
         h_inv = np.linalg.inv(h + ridge * np.eye(n))
     else:
         gauge = np.full((n, n), 1.0 / n)
         h_inv = np.linalg.inv(h + gauge) - gauge
-    return h_inv @ score_outer(wins, ties, theta) @ h_inv
+    return h_inv @ score_outer(wins, ties, theta, pair_weight) @ h_inv

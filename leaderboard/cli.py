@@ -60,6 +60,13 @@ def _anchor(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"expected MODEL=RATING, got {text!r}") from None
 
 
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+    return names
+
+
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("battles", metavar="BATTLES", help="battles file (.jsonl, .json, .csv, .parquet; .gz ok)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -76,6 +83,27 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--category", help="fit only the battles of this category")
     parser.add_argument("--keep-named", action="store_true",
                         help="also use battles with anony=false (by default only anonymous battles count)")
+    style = parser.add_argument_group("style control (LMArena's default view)")
+    style.add_argument("--style-control", action="store_true",
+                       help="fit ratings with the answers' style held apart (length, headers, lists, bold from "
+                       "conv_metadata; points where the battles have them); ratings.csv then holds the "
+                       "style-controlled ratings")
+    style.add_argument("--style-features", type=_names, metavar="LIST",
+                       help="comma-separated style features (tokens, headers, lists, bold, points; default: the "
+                       "first four, plus points where every battle has point counts)")
+    style.add_argument("--style-ridge", type=float, default=0.0, metavar="LAMBDA",
+                       help="ridge penalty (LAMBDA / 2) |beta|^2 on the style coefficients only (default: 0)")
+    voters = parser.add_argument_group("voter controls")
+    voters.add_argument("--daily-votes-per-judge", type=int, metavar="K",
+                        help="keep only each judge's first K votes of each (UTC) day")
+    voters.add_argument("--outlier-test", action="store_true",
+                        help="FastChat's anomalous-voter test: flag judges who vote against the crowd beyond "
+                        "chance and remove their battles")
+    voters.add_argument("--keep-outliers", action="store_true",
+                        help="with --outlier-test: list the flagged judges but keep their battles")
+    voters.add_argument("--reweight-pairs", action="store_true",
+                        help="weight each battle by 1 / max(battles of its pair, 50) (arena-rank's inverse pair "
+                        "frequency), so often-shown pairs do not dominate")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no table on stdout")
 
 
@@ -86,8 +114,12 @@ def _fit(args: argparse.Namespace):
     from leaderboard.ratings import FitSettings, fit_leaderboard
 
     settings = FitSettings(ties=args.ties, ci=args.ci, rounds=args.rounds, seed=args.seed, anchor=args.anchor,
-                           min_battles=args.min_battles, category=args.category, keep_named=args.keep_named)
-    battles = load_battles(args.battles)
+                           min_battles=args.min_battles, category=args.category, keep_named=args.keep_named,
+                           style_control=args.style_control, style_features=args.style_features,
+                           style_ridge=args.style_ridge, daily_votes_per_judge=args.daily_votes_per_judge,
+                           outlier_test=args.outlier_test, keep_outliers=args.keep_outliers,
+                           reweight_pairs=args.reweight_pairs)
+    battles = load_battles(args.battles, style=args.style_control)
     board = fit_leaderboard(battles, settings, progress=not args.quiet)
     source = {"file": Path(args.battles).name, "sha256": file_sha256(args.battles)}
     for note in board.diagnostics.warnings():

@@ -41,11 +41,12 @@ class PairCounts:
         ).astype(int)
 
 
-def _codes(column: pd.Series, index: dict[str, int]) -> np.ndarray:
-    """Position of each value in `index`, through one factorisation (fast on Arrow-backed strings)."""
-    codes, uniques = pd.factorize(column)
-    lookup = np.array([index.get(value, -1) for value in uniques], dtype=np.int64)
-    return lookup[codes]
+def codes(column: pd.Series, index: dict[str, int], missing: int = -1) -> np.ndarray:
+    """Position of each value in `index` (`missing` for others), through one factorisation (fast on Arrow-backed
+    strings)."""
+    found, uniques = pd.factorize(column)
+    lookup = np.array([index.get(value, missing) for value in uniques], dtype=np.int64)
+    return lookup[found]
 
 
 def count_pairs(battles: pd.DataFrame, models: tuple[str, ...] | None = None) -> PairCounts:
@@ -54,11 +55,11 @@ def count_pairs(battles: pd.DataFrame, models: tuple[str, ...] | None = None) ->
         models = tuple(sorted(set(pd.unique(battles["model_a"])) | set(pd.unique(battles["model_b"]))))
     n = len(models)
     index = {model: i for i, model in enumerate(models)}
-    a = _codes(battles["model_a"], index)
-    b = _codes(battles["model_b"], index)
+    a = codes(battles["model_a"], index)
+    b = codes(battles["model_b"], index)
     if (a < 0).any() or (b < 0).any():
         raise ValueError("battles name a model outside the given model list")
-    outcome = _codes(battles["winner"], {"model_a": 0, "model_b": 1})
+    outcome = codes(battles["winner"], {"model_a": 0, "model_b": 1})
     a_won = outcome == 0
     b_won = outcome == 1
     tied = outcome < 0

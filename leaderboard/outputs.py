@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from leaderboard.bradley_terry import ELO_PER_NAT
 from leaderboard.ratings import Leaderboard
 
 SCHEMA = "molmo-arena/ratings/v1"
@@ -35,7 +36,7 @@ def _round(value: float) -> float:
 def ratings_csv(board: Leaderboard) -> bytes:
     table = board.table()
     for column in ("rating", "lower", "upper"):
-        table[column] = table[column].map(_round)
+        table[column] = np.round(table[column].to_numpy(float), 4)
     return table[list(CSV_COLUMNS)].to_csv(index=False, lineterminator="\n").encode()
 
 
@@ -57,7 +58,7 @@ def pairwise_table(board: Leaderboard) -> pd.DataFrame:
 def pairwise_csv(board: Leaderboard) -> bytes:
     frame = pairwise_table(board)
     for column in ("p_win", "lower", "upper"):
-        frame[column] = frame[column].map(lambda v: float(np.round(v, 6)))
+        frame[column] = np.round(frame[column].to_numpy(float), 6)
     return frame.to_csv(index=False, lineterminator="\n").encode()
 
 
@@ -82,6 +83,7 @@ def ratings_json(board: Leaderboard, source: Mapping[str, str]) -> bytes:
         )
     settings = asdict(board.settings)
     settings["anchor"] = list(board.settings.anchor) if board.settings.anchor else None
+    settings["style_features"] = list(board.style.features) if board.style else None
     settings.update({"scale": 400, "base": 10, "confidence": 0.95})
     diagnostics = board.diagnostics
     document = {
@@ -97,11 +99,37 @@ def ratings_json(board: Leaderboard, source: Mapping[str, str]) -> bytes:
             "never_won": diagnostics.never_won,
             "never_lost": diagnostics.never_lost,
             "few_battles": diagnostics.few_battles,
+            "self_battles": diagnostics.self_battles,
+            "converged": diagnostics.convergence.converged,
+            "newton_steps": diagnostics.convergence.iterations,
+            "bootstrap_rounds_not_converged": diagnostics.convergence.bootstrap_rounds_not_converged,
+            "anomalous_judges": [{"judge": f.judge, "flagged_at_vote": f.votes, "against_the_crowd": f.side}
+                                 for f in diagnostics.anomalous_judges],
             "warnings": diagnostics.warnings(),
         },
         "ratings": records,
     }
+    if board.style is not None:
+        document["style_control"] = style_document(board)
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def style_document(board: Leaderboard) -> dict:
+    """The style coefficients with their intervals, and the fit without style control beside the ratings."""
+    style = board.style
+    plain = style.plain.table().set_index("model")
+    return {
+        "coefficients": [
+            {"feature": name, "beta": _round(beta), "lower": _round(low), "upper": _round(high),
+             "elo_per_sd": _round(beta * ELO_PER_NAT)}
+            for name, beta, low, high in zip(style.features, style.beta, style.lower, style.upper, strict=True)
+        ],
+        "ridge": style.ridge,
+        "without_style_control": [
+            {"model": model, "rating": _round(row.rating), "lower": _round(row.lower), "upper": _round(row.upper),
+             "rank": int(row["rank"])} for model, row in plain.iterrows()
+        ],
+    }
 
 
 def fit_files(board: Leaderboard, source: Mapping[str, str]) -> dict[str, bytes]:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.sparse.csgraph import connected_components
-from scipy.special import expit
 
 from leaderboard.battles import BattleDataError
 from leaderboard.bootstrap import bootstrap_strengths
 from leaderboard.bradley_terry import ELO_PER_NAT, RIDGE, fit_strengths, needs_ridge, sandwich_covariance
-from leaderboard.counts import PairCounts, count_pairs
+from leaderboard.counts import PairCounts, codes, count_pairs
+from leaderboard.logistic import expit
+from leaderboard.schema import FASTCHAT_FEATURES, STYLE_COUNTS, style_column
+from leaderboard.style import bootstrap_style, fit_style, style_data, style_sandwich
+from leaderboard.voters import FlaggedJudge, anomalous_judges, daily_vote_cap, pair_weights
 
 Z95 = 1.959963984540054  # standard normal 97.5% quantile
 
@@ -31,6 +33,13 @@ class FitSettings:
     min_battles: int = 0
     category: str | None = None
     keep_named: bool = False
+    style_control: bool = False
+    style_features: tuple[str, ...] | None = None  # None: FastChat's four, plus points where every battle has them
+    style_ridge: float = 0.0
+    daily_votes_per_judge: int | None = None
+    outlier_test: bool = False
+    keep_outliers: bool = False
+    reweight_pairs: bool = False
 
     def __post_init__(self) -> None:
         if self.ties not in ("half", "drop"):
@@ -39,6 +48,20 @@ class FitSettings:
             raise ValueError(f"ci must be 'bootstrap' or 'sandwich', got {self.ci!r}")
         if self.ci == "bootstrap" and self.rounds < 2:
             raise ValueError(f"the bootstrap needs at least 2 rounds, got {self.rounds}")
+        if self.style_ridge < 0:
+            raise ValueError(f"the style ridge must be zero or positive, got {self.style_ridge}")
+        if self.daily_votes_per_judge is not None and self.daily_votes_per_judge < 1:
+            raise ValueError(f"the daily vote cap must be at least 1, got {self.daily_votes_per_judge}")
+
+
+@dataclass(frozen=True)
+class FitConvergence:
+    """Whether the maximum-likelihood fit converged, in how many Newton steps, and how many bootstrap rounds
+    did not."""
+
+    converged: bool = True
+    iterations: int = 0
+    bootstrap_rounds_not_converged: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,10 @@ class Diagnostics:
     never_won: list[str]
     never_lost: list[str]
     few_battles: list[str]
+    self_battles: int = 0  # battles of a model against itself, dropped
+    convergence: FitConvergence = field(default_factory=FitConvergence)
+    anomalous_judges: list[FlaggedJudge] = field(default_factory=list)
+    plain_convergence: FitConvergence | None = None  # with style control: the plain fit's
 
     @property
     def connected(self) -> bool:
@@ -75,6 +102,23 @@ class Diagnostics:
             )
         if self.few_battles:
             notes.append(f"fewer battles than the minimum: {', '.join(self.few_battles)}")
+        if self.self_battles:
+            notes.append(f"{self.self_battles} battles of a model against itself were dropped (they carry no "
+                         "information about ratings)")
+        if not self.convergence.converged:
+            notes.append(f"the rating fit did not converge in {self.convergence.iterations} Newton steps; the "
+                         "ratings are not the maximum-likelihood estimate")
+        if self.plain_convergence is not None and not self.plain_convergence.converged:
+            notes.append(f"the fit without style control did not converge in {self.plain_convergence.iterations} "
+                         "Newton steps")
+        if self.anomalous_judges:
+            names = ", ".join(flag.judge for flag in self.anomalous_judges[:10])
+            more = f" and {len(self.anomalous_judges) - 10} more" if len(self.anomalous_judges) > 10 else ""
+            notes.append(f"{len(self.anomalous_judges)} judges vote against the crowd beyond chance (anomalous-voter "
+                         f"test): {names}{more}")
+        if self.convergence.bootstrap_rounds_not_converged:
+            notes.append(f"{self.convergence.bootstrap_rounds_not_converged} bootstrap rounds did not converge; "
+                         "the intervals are approximate")
         return notes
 
 
@@ -92,6 +136,7 @@ class Leaderboard:
     samples: np.ndarray | None = None  # (rounds, M) bootstrap ratings, ci == "bootstrap"
     covariance: np.ndarray | None = None  # (M, M) in Elo^2, ci == "sandwich"
     flags: dict[str, list[str]] = field(default_factory=dict)
+    style: StyleControl | None = None
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -121,10 +166,12 @@ class Leaderboard:
         """
         diff = self.rating[:, None] - self.rating[None, :]
         if self.samples is not None:
-            low = np.empty_like(diff)
-            high = np.empty_like(diff)
-            for i in range(len(self.models)):
-                low[i], high[i] = np.quantile(self.samples[:, [i]] - self.samples, [0.025, 0.975], axis=0)
+            low = np.zeros_like(diff)
+            high = np.zeros_like(diff)
+            for i in range(len(self.models) - 1):  # R_j - R_i = -(R_i - R_j): one half of the pairs is enough
+                low[i, i + 1:], high[i, i + 1:] = percentile_bounds(self.samples[:, [i]] - self.samples[:, i + 1:])
+            upper_half = np.triu_indices(len(self.models), k=1)
+            low.T[upper_half], high.T[upper_half] = -high[upper_half], -low[upper_half]
         else:
             c = self.covariance
             sd = np.sqrt(np.maximum(np.diag(c)[:, None] + np.diag(c)[None, :] - 2 * c, 0.0))
@@ -132,90 +179,219 @@ class Leaderboard:
         return expit(diff / ELO_PER_NAT), expit(low / ELO_PER_NAT), expit(high / ELO_PER_NAT)
 
 
-def select_battles(battles: pd.DataFrame, settings: FitSettings) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Apply the category, anonymity and tie filters; returns the kept battles and what each filter removed."""
+def percentile_bounds(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 2.5% and 97.5% quantiles along the first axis, as `np.quantile` computes them (linear
+    interpolation), from one partial sort that places the four order statistics they need."""
+    count = len(samples)
+    positions = [q * (count - 1) for q in (0.025, 0.975)]
+    below = [int(np.floor(p)) for p in positions]
+    above = [min(b + 1, count - 1) for b in below]
+    part = np.partition(samples, sorted(set(below + above)), axis=0)
+    low, high = (part[b] + (p - b) * (part[a] - part[b]) for p, b, a in zip(positions, below, above, strict=True))
+    return low, high
+
+
+def select_battles(
+    battles: pd.DataFrame, settings: FitSettings
+) -> tuple[pd.DataFrame, dict[str, int], list[FlaggedJudge]]:
+    """Apply the filters in FastChat's order (`elo_analysis.py`, `report_elo_analysis_results`): self-battles,
+    category, anonymity, ties, the daily vote cap, then the anomalous-voter test. Returns the kept battles, what
+    each filter removed, and the judges the voter test flagged."""
     selection = {"read": len(battles)}
     kept = battles
+
+    def keep(mask: np.ndarray, reason: str) -> None:
+        nonlocal kept
+        selection[reason] = int((~mask).sum())
+        kept = kept[mask]
+
+    keep((kept["model_a"] != kept["model_b"]).to_numpy(), "self_battles")  # no information about ratings
     if settings.category is not None:
-        if "category" not in kept.columns:
-            raise BattleDataError(f"--category {settings.category!r} given, but the battles have no 'category' field")
-        mask = kept["category"] == settings.category
-        selection["other_categories"] = int((~mask).sum())
-        kept = kept[mask]
+        if "category" not in kept.columns and "tags" not in kept.columns:
+            raise BattleDataError(f"--category {settings.category!r} given, but the battles have no 'category' "
+                                  "or 'category_tag' field")
+        mask = np.zeros(len(kept), dtype=bool)
+        if "category" in kept.columns:
+            mask |= (kept["category"] == settings.category).to_numpy()
+        if "tags" in kept.columns:
+            mask |= ("," + kept["tags"] + ",").str.contains("," + settings.category + ",", regex=False).to_numpy()
+        keep(mask, "other_categories")
     if "anony" in kept.columns and not settings.keep_named:
-        mask = kept["anony"].to_numpy(bool)
-        selection["named"] = int((~mask).sum())
-        kept = kept[mask]
+        keep(kept["anony"].to_numpy(bool), "named")
     if settings.ties == "drop":
-        mask = kept["winner"].isin(("model_a", "model_b")).to_numpy()
-        selection["ties"] = int((~mask).sum())
-        kept = kept[mask]
+        keep(kept["winner"].isin(("model_a", "model_b")).to_numpy(), "ties")
+    if settings.daily_votes_per_judge is not None:
+        _require(kept, ("judge", "tstamp"), "--daily-votes-per-judge")
+        keep(daily_vote_cap(kept, settings.daily_votes_per_judge), "over_daily_cap")
+    flagged: list[FlaggedJudge] = []
+    if settings.outlier_test:
+        _require(kept, ("judge",), "--outlier-test")
+        flagged = anomalous_judges(kept)
+        if not settings.keep_outliers:
+            keep(~kept["judge"].isin([flag.judge for flag in flagged]).to_numpy(), "anomalous_judges")
+    if settings.style_control:
+        features = _style_features(kept, settings)
+        missing = np.zeros(len(kept), dtype=bool)
+        for name in features:
+            for side in "ab":
+                missing |= kept[style_column(name, side)].isna().to_numpy()
+        keep(~missing, "no_style_counts")
     selection["used"] = len(kept)
     if len(kept) == 0:
         removed = ", ".join(f"{k}: {v}" for k, v in selection.items() if k not in ("read", "used"))
         raise BattleDataError(f"no battles left to fit after the filters (removed {removed})")
-    return kept.reset_index(drop=True), selection
+    return kept.reset_index(drop=True), selection, flagged
+
+
+def _require(battles: pd.DataFrame, fields: tuple[str, ...], option: str) -> None:
+    for name in fields:
+        if name not in battles.columns:
+            raise BattleDataError(f"{option} needs the battles' {name!r} field, which they do not have")
+
+
+def _style_features(battles: pd.DataFrame, settings: FitSettings) -> tuple[str, ...]:
+    """The style features of the fit: those asked for, or FastChat's four plus points where the battles have
+    point counts. Every feature asked for must be in the battles' conv_metadata."""
+    if settings.style_features is not None:
+        wanted = settings.style_features
+    else:
+        wanted = FASTCHAT_FEATURES + (("points",) if style_column("points", "a") in battles.columns else ())
+    for name in wanted:
+        if name not in {count.feature for count in STYLE_COUNTS}:
+            raise BattleDataError(f"unknown style feature {name!r} (known: "
+                                  f"{', '.join(count.feature for count in STYLE_COUNTS)})")
+        for side in "ab":
+            if style_column(name, side) not in battles.columns:
+                key = next(c.key for c in STYLE_COUNTS if c.feature == name).format(side=side)
+                raise BattleDataError(f"--style-control needs the style count {key!r} in the battles' "
+                                      "conv_metadata, which they do not have")
+    return tuple(wanted)
+
+
+@dataclass(frozen=True)
+class StyleControl:
+    """The style coefficients of a style-controlled fit, and the plain fit of the same battles beside it."""
+
+    features: tuple[str, ...]
+    beta: np.ndarray  # (k,) logit per standard deviation of the feature
+    lower: np.ndarray
+    upper: np.ndarray
+    ridge: float
+    plain: Leaderboard
 
 
 def fit_leaderboard(
     battles: pd.DataFrame, settings: FitSettings | None = None, progress: bool = False
 ) -> Leaderboard:
-    """Fit Bradley-Terry ratings on the Elo scale with 95% intervals (bootstrap or sandwich)."""
+    """Fit Bradley-Terry ratings on the Elo scale with 95% intervals (bootstrap or sandwich); with style
+    control, the style-controlled ratings, with the plain fit and the coefficients in `style`."""
     settings = settings or FitSettings()
-    used, selection = select_battles(battles, settings)
+    used, selection, flagged = select_battles(battles, settings)
     counts = count_pairs(used)
     models = counts.models
-    scores = counts.scores
+    weight = pair_weights(counts.games) if settings.reweight_pairs else None
+    scores = counts.scores if weight is None else counts.scores * weight
     ridge = RIDGE if needs_ridge(scores) else 0.0
-    theta = fit_strengths(scores, ridge=ridge)
-    anchor_index = None
-    if settings.anchor is not None:
-        name = settings.anchor[0]
-        if name not in models:
-            raise ValueError(f"--anchor: model {name!r} is not in the battles")
-        anchor_index = models.index(name)
+    fit = fit_strengths(scores, ridge=ridge)
+    to_elo = EloScale.of(settings, models)
+    samples = covariance = None
+    unconverged_rounds = 0
+    if settings.ci == "bootstrap":
+        boot = bootstrap_strengths(counts, fit.theta, settings.rounds, settings.seed, ridge, progress=progress,
+                                   pair_weight=weight)
+        samples, unconverged_rounds = to_elo(boot.theta), boot.not_converged
+    else:
+        covariance = ELO_PER_NAT**2 * sandwich_covariance(counts.wins, counts.ties, fit.theta, ridge=ridge,
+                                                          pair_weight=weight)
+    convergence = FitConvergence(fit.converged, fit.iterations, unconverged_rounds)
+    board = _board(settings, counts, to_elo(fit.theta), samples, covariance, to_elo, selection,
+                   _diagnose(counts, ridge, settings.min_battles, selection, convergence, flagged))
+    if not settings.style_control:
+        return board
+    return _style_board(used, board, weight, progress)
 
-    def to_elo(strengths: np.ndarray) -> np.ndarray:
-        elo = settings.center + ELO_PER_NAT * strengths
-        if anchor_index is not None:
-            elo = elo + (settings.anchor[1] - elo[..., [anchor_index]])
+
+@dataclass(frozen=True)
+class EloScale:
+    """Strengths (natural-log units, any leading batch axes) to Elo-scale ratings: centred, or anchored."""
+
+    center: float
+    anchor_index: int | None = None
+    anchor_rating: float = 0.0
+
+    @classmethod
+    def of(cls, settings: FitSettings, models: tuple[str, ...]) -> EloScale:
+        if settings.anchor is None:
+            return cls(settings.center)
+        if settings.anchor[0] not in models:
+            raise ValueError(f"--anchor: model {settings.anchor[0]!r} is not in the battles")
+        return cls(settings.center, models.index(settings.anchor[0]), settings.anchor[1])
+
+    def __call__(self, strengths: np.ndarray) -> np.ndarray:
+        elo = self.center + ELO_PER_NAT * strengths
+        if self.anchor_index is not None:
+            elo = elo + (self.anchor_rating - elo[..., [self.anchor_index]])
         return elo
 
-    rating = to_elo(theta)
-    samples = covariance = None
-    if settings.ci == "bootstrap":
-        strengths = bootstrap_strengths(counts, theta, settings.rounds, settings.seed, ridge, progress=progress)
-        samples = to_elo(strengths)
-        lower, upper = np.quantile(samples, [0.025, 0.975], axis=0)
+
+def _board(settings: FitSettings, counts: PairCounts, rating: np.ndarray, samples: np.ndarray | None,
+           covariance: np.ndarray | None, scale: EloScale, selection: dict[str, int],
+           diagnostics: Diagnostics) -> Leaderboard:
+    """The leaderboard from Elo-scale ratings and either bootstrap samples or an Elo^2 covariance."""
+    if samples is not None:
+        lower, upper = percentile_bounds(samples)
     else:
-        cov = sandwich_covariance(counts.wins, counts.ties, theta, ridge=ridge)
-        if anchor_index is not None:
-            shift = np.eye(len(models))
-            shift[:, anchor_index] -= 1.0
-            cov = shift @ cov @ shift.T
-        covariance = ELO_PER_NAT**2 * cov
+        if scale.anchor_index is not None:  # R - R_anchor: the anchor's own noise moves every rating
+            shift = np.eye(len(rating))
+            shift[:, scale.anchor_index] -= 1.0
+            covariance = shift @ covariance @ shift.T
         half = Z95 * np.sqrt(np.maximum(np.diag(covariance), 0.0))
         lower, upper = rating - half, rating + half
-
-    diagnostics = _diagnose(counts, ridge, settings.min_battles)
-    return Leaderboard(
-        settings=settings,
-        counts=counts,
-        rating=rating,
-        lower=lower,
-        upper=upper,
-        diagnostics=diagnostics,
-        selection=selection,
-        samples=samples,
-        covariance=covariance,
-        flags=_flags(models, diagnostics),
-    )
+    return Leaderboard(settings=settings, counts=counts, rating=rating, lower=lower, upper=upper,
+                       diagnostics=diagnostics, selection=selection, samples=samples, covariance=covariance,
+                       flags=_flags(counts.models, diagnostics))
 
 
-def _diagnose(counts: PairCounts, ridge: float, min_battles: int) -> Diagnostics:
+def _style_board(used: pd.DataFrame, plain: Leaderboard, weight: np.ndarray | None, progress: bool) -> Leaderboard:
+    settings, counts = plain.settings, plain.counts
+    models = counts.models
+    battle_weight = None
+    if weight is not None:  # arena-rank reweights every battle of a pair by the pair's weight
+        index = {model: i for i, model in enumerate(models)}
+        battle_weight = weight[codes(used["model_a"], index), codes(used["model_b"], index)]
+    data = style_data(used, models, _style_features(used, settings), battle_weight)
+    theta_ridge = plain.diagnostics.ridge  # where the plain MLE is not finite, neither is this one
+    start = (plain.rating - plain.rating.mean()) / ELO_PER_NAT  # the plain fit is close: fewer Newton steps
+    fit = fit_style(data, settings.style_ridge, init=(start, np.zeros(len(data.names))), theta_ridge=theta_ridge)
+    to_elo = EloScale.of(settings, models)
+    k = len(data.names)
+    samples = covariance = None
+    unconverged_rounds = 0
+    if settings.ci == "bootstrap":
+        thetas, betas, unconverged_rounds = bootstrap_style(data, fit, settings.rounds, settings.seed,
+                                                            settings.style_ridge, progress, theta_ridge)
+        samples = to_elo(thetas)
+        beta_lower, beta_upper = percentile_bounds(betas)
+    else:
+        cov = style_sandwich(data, fit, settings.style_ridge, theta_ridge)
+        covariance = ELO_PER_NAT**2 * cov[: len(models), : len(models)]
+        half = Z95 * np.sqrt(np.maximum(np.diag(cov)[len(models):], 0.0))
+        beta_lower, beta_upper = fit.beta - half, fit.beta + half
+    convergence = FitConvergence(fit.converged, fit.iterations, unconverged_rounds)
+    diagnostics = replace(plain.diagnostics, convergence=convergence, plain_convergence=plain.diagnostics.convergence)
+    board = _board(settings, counts, to_elo(fit.theta), samples, covariance, to_elo, plain.selection, diagnostics)
+    style = StyleControl(data.names, fit.beta, beta_lower[:k], beta_upper[:k], settings.style_ridge, plain)
+    return replace(board, style=style)
+
+
+def _diagnose(
+    counts: PairCounts, ridge: float, min_battles: int, selection: dict[str, int], convergence: FitConvergence,
+    flagged: list[FlaggedJudge],
+) -> Diagnostics:
     models = counts.models
     scores = counts.scores
-    n_groups, labels = connected_components(counts.games > 0, directed=False)
+    labels = _components(counts.games > 0)
+    n_groups = int(labels.max()) + 1
     groups = [[models[i] for i in np.flatnonzero(labels == g)] for g in range(n_groups)]
     groups.sort(key=lambda group: (-len(group), group))
     battles = counts.per_model()["battles"]
@@ -225,7 +401,29 @@ def _diagnose(counts: PairCounts, ridge: float, min_battles: int) -> Diagnostics
         never_won=[m for m, s in zip(models, scores.sum(axis=1), strict=True) if s == 0],
         never_lost=[m for m, s in zip(models, scores.sum(axis=0), strict=True) if s == 0],
         few_battles=[m for m in models if battles[m] < min_battles],
+        self_battles=selection.get("self_battles", 0),
+        convergence=convergence,
+        anomalous_judges=flagged,
     )
+
+
+def _components(linked: np.ndarray) -> np.ndarray:
+    """Connected-component label of each model of an undirected (M, M) adjacency, numbered in order of each
+    component's first model."""
+    labels = np.full(len(linked), -1)
+    for start in range(len(linked)):
+        if labels[start] >= 0:
+            continue
+        group = labels.max() + 1
+        reached = np.zeros(len(linked), dtype=bool)
+        reached[start] = True
+        while True:
+            grown = reached | linked[reached].any(axis=0)
+            if (grown == reached).all():
+                break
+            reached = grown
+        labels[reached] = group
+    return labels
 
 
 def _flags(models: tuple[str, ...], diagnostics: Diagnostics) -> dict[str, list[str]]:

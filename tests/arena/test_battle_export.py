@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from arena.annotators import disable_annotator
 from arena.db import Annotator, Battle
-from arena.export import export_battles, judge_pseudonym
+from arena.export import conv_metadata, count_tokens, export_battles, judge_pseudonym
 
 
 def test_export_writes_fastchat_battles(session: Session, make_study, annotators, cast, tmp_path: Path) -> None:
@@ -32,7 +32,7 @@ def test_export_writes_fastchat_battles(session: Session, make_study, annotators
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     frame = pd.read_json(out, lines=True, dtype={"question_id": str, "prompt_id": str})
     assert list(frame.columns) == ["battle_id", "tstamp", "judge", "model_a", "model_b", "winner", "question_id",
-                                   "prompt_id", "image_sha256", "category", "anony", "reason"]
+                                   "prompt_id", "image_sha256", "category", "anony", "reason", "conv_metadata"]
     assert frame["winner"].tolist() == ["model_a", "model_b", "tie", "tie (bothbad)"]
     assert frame["tstamp"].tolist() == [1005.0, 1006.0, 1007.0, 1009.0]
     assert frame["battle_id"].tolist() == [f"vote-{votes[i].id}" for i in (0, 1, 2, 4)]
@@ -46,6 +46,15 @@ def test_export_writes_fastchat_battles(session: Session, make_study, annotators
     assert frame["category"].tolist() == [b.prompt.category for b in expected]
     assert frame["anony"].all()
     assert frame["reason"][0] == "more precise" and frame["reason"][1:].isna().all()
+    first = frame["conv_metadata"][0]
+    assert first["sum_assistant_a_tokens"] == count_tokens(expected[0].answer_a.text) > 0
+    assert first["point_count_b"] == 0 and first["header_count_a"]["h1"] == 0
+
+    from leaderboard.battles import load_battles
+
+    battles = load_battles(out)  # the leaderboard reads the style counts (style control needs them)
+    assert battles["style_tokens_b"].tolist() == [count_tokens(b.answer_b.text) for b in expected]
+    assert battles["style_points_a"].tolist() == [0, 0, 0, 0]
 
 
 def test_export_of_nothing_is_an_empty_file(session: Session, tmp_path: Path) -> None:
@@ -53,3 +62,32 @@ def test_export_of_nothing_is_an_empty_file(session: Session, tmp_path: Path) ->
     out.write_text("old content\n")
     assert export_battles(session, out) == 0
     assert out.read_text() == ""
+
+
+ANSWER = """# Counting
+
+There are **three** cups and __two__ plates:
+
+1. a red cup
+2. a blue cup
+- a plate
+  * a saucer
+
+```python
+# not a header
+x = "**not bold**"
+```
+<points x1="10.0" y1="20.0" x2="30.0" y2="40.5" alt="cups">cups</points>
+"""
+
+
+def test_style_counts_follow_fastchats_markdown_rules() -> None:
+    meta = conv_metadata("How many cups?", ANSWER, "Two.")
+    assert meta["header_count_a"] == {"h1": 1, "h2": 0, "h3": 0, "h4": 0, "h5": 0, "h6": 0}
+    assert meta["list_count_a"] == {"ordered": 2, "unordered": 2}
+    assert meta["bold_count_a"] == {"**": 1, "__": 1}
+    assert meta["point_count_a"] == 2 and meta["point_count_b"] == 0
+    assert meta["bold_count_b"] == {"**": 0, "__": 0}
+    # cl100k_base, the encoding FastChat counts with: "hello world" is two tokens, [15339, 1917].
+    assert count_tokens("hello world") == 2 and meta["sum_assistant_b_tokens"] == count_tokens("Two.") == 2
+    assert meta["sum_user_tokens"] == count_tokens("How many cups?") and meta["turns"] == 1

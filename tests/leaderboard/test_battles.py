@@ -59,7 +59,6 @@ def test_blank_lines_are_skipped_and_line_numbers_stay_true(tmp_path):
         ("b.csv", {"winner": "draw"}, r"b.csv: line 3: field 'winner': unknown value 'draw'"),
         ("b.json", {"winner": "draw"}, r"b.json: record 2: field 'winner'"),
         ("b.parquet", {"winner": "draw"}, r"b.parquet: row 2: field 'winner'"),
-        ("b.jsonl", {"model_b": "m2", "model_a": "m2"}, r"line 2: field 'model_b': model 'm2' battles itself"),
         ("b.jsonl", {"model_a": ""}, r"line 2: field 'model_a': expected a model name, got ''"),
         ("b.jsonl", {"model_a": 7}, r"line 2: field 'model_a': expected a model name, got 7"),
         ("b.jsonl", {"anony": "maybe"}, r"line 2: field 'anony': expected true or false, got 'maybe'"),
@@ -138,8 +137,8 @@ def test_plain_json_lines_take_the_fast_reader_and_read_as_the_line_reader_does(
         ('{"model_a": "m1\tx", "model_b": "m2", "winner": "tie"}\n', r"line 1: not valid JSON \(Invalid control"),
         ("\ufeff" + _as_json_lines(ROWS), r"line 1: not valid JSON \(Unexpected UTF-8 BOM"),
         (_as_json_lines(ROWS) + json.dumps(dict(ROWS[0], anony="maybe")) + "\n", r"line 4: field 'anony'"),
-        ('{"model_a": "m1", "model_b": "m2", "model_b": "m1", "winner": "tie"}\n', r"line 1: field 'model_b': "
-                                                                                   r"model 'm1' battles itself"),
+        ('{"model_a": "m1", "model_b": "m2", "winner": "tie", "winner": "x"}\n', r"line 1: field 'winner': "
+                                                                                 r"unknown value 'x'"),
     ],
     ids=["two objects on a line", "object over two lines", "raw tab in a string", "byte-order mark",
          "bad value after plain lines", "repeated key, last wins"],
@@ -167,3 +166,111 @@ def test_broken_containers_name_the_file(tmp_path):
                           ("open.csv", "not valid CSV .Error tokenizing data")]:
         with pytest.raises(BattleDataError, match=rf"{name}: {message}"):
             load_battles(tmp_path / name)
+
+
+LOCATION = {"b.jsonl": "line 2", "b.jsonl.gz": "line 2", "b.json": "record 2", "b.csv": "line 3",
+            "b.parquet": "row 2"}
+BAD_VALUES = [
+    ({"winner": "draw"}, "field 'winner': unknown value 'draw' (expected one of model_a, model_b, tie, "
+                         "tie (bothbad))"),
+    ({"model_a": ""}, "field 'model_a': expected a model name, got ''"),
+    ({"model_b": "   "}, "field 'model_b': expected a model name, got '   '"),
+    ({"anony": "maybe"}, "field 'anony': expected true or false, got 'maybe'"),
+    ({"tstamp": "noon"}, "field 'tstamp': expected a number (seconds), got 'noon'"),
+]
+
+
+@pytest.mark.parametrize("name", list(LOCATION))
+@pytest.mark.parametrize(("change", "message"), BAD_VALUES, ids=[m.split(":")[0] for _, m in BAD_VALUES])
+def test_every_format_gives_the_same_one_line_error(tmp_path, name, change, message):
+    rows = [dict(r, anony=str(r["anony"]).lower(), tstamp=str(r["tstamp"])) for r in ROWS] \
+        if "anony" in change or "tstamp" in change else ROWS
+    rows = [rows[0], dict(rows[1], **change), rows[2]]
+    with pytest.raises(BattleDataError) as error:
+        load_battles(_write(tmp_path / name, rows))
+    assert str(error.value) == f"{tmp_path / name}: {LOCATION[name]}: {message}"
+
+
+@pytest.mark.parametrize("name", ["b.jsonl", "b.json", "b.parquet"])
+def test_wrong_kinds_of_value_are_named_in_every_format(tmp_path, name):
+    rows = [ROWS[0], dict(ROWS[1], model_a=7), ROWS[2]]
+    with pytest.raises(BattleDataError, match=rf"{LOCATION[name]}: field 'model_a': expected a model name, got 7"):
+        load_battles(_write(tmp_path / name, rows) if name != "b.parquet" else _parquet_mixed(tmp_path, rows))
+
+
+def _parquet_mixed(tmp_path, rows):
+    """Parquet cannot mix types in a column: an integer model_a column, as a careless export writes it."""
+    path = tmp_path / "b.parquet"
+    pd.DataFrame({"model_a": [None, 7, 9], "model_b": ["m2", "m3", "m1"], "winner": ["tie"] * 3}).to_parquet(path)
+    return path
+
+
+def test_self_battles_are_read_not_refused(tmp_path):
+    rows = [ROWS[0], dict(ROWS[1], model_b=" m2"), ROWS[2]]
+    for name in ("b.jsonl", "b.csv", "b.parquet"):
+        battles = load_battles(_write(tmp_path / name, rows))
+        assert list(battles["model_a"] == battles["model_b"]) == [False, True, False]
+
+
+def test_wildvision_dump_reads_as_it_is(tmp_path):
+    from .dumps import wildvision_battles
+
+    battles = load_battles(wildvision_battles(tmp_path / "wildvision.parquet", n=60, self_battles=5))
+    assert len(battles) == 60
+    assert set(battles.columns) == {"model_a", "model_b", "winner", "judge", "question_id", "language", "tstamp",
+                                    "anony"}
+    assert (battles["model_a"] == battles["model_b"]).sum() == 5
+    assert battles["tstamp"].dtype == float and battles["language"].eq("English").all()
+
+
+@pytest.mark.parametrize("name", ["clean_battle.json", "clean_battle.jsonl", "clean_battle.parquet"])
+def test_chatbot_arena_dump_gives_style_counts_and_tags(tmp_path, name, monkeypatch):
+    from .dumps import chatbot_arena_battles, write_records
+
+    records = chatbot_arena_battles(40)
+    path = tmp_path / name
+    if name.endswith(".parquet"):
+        pd.DataFrame(records).to_parquet(path)
+    else:
+        write_records(records, path)
+    if name.endswith(".jsonl"):  # plainly valid: Arrow reads it, not the line reader
+        monkeypatch.setattr(json, "loads", lambda *_: pytest.fail("the plain file went through the line reader"))
+    battles = load_battles(path)
+    first = records[0]["conv_metadata"]
+    assert battles["style_tokens_a"][0] == first["sum_assistant_a_tokens"]
+    assert battles["style_headers_b"][0] == sum(first["header_count_b"].values())
+    assert battles["style_lists_a"][0] == sum(first["list_count_a"].values())
+    assert battles["style_bold_b"][0] == sum(first["bold_count_b"].values())
+    assert "style_points_a" not in battles.columns
+    assert battles["tags"][0] == "criteria_v0.1.domain_knowledge,criteria_v0.1.creativity,criteria_v0.1.real_world," \
+                                 "if_v0.1.if,math_v0.1.math,creative_writing_v0.1.creative_writing"
+    assert battles["tags"][1] == "criteria_v0.1.specificity,criteria_v0.1.domain_knowledge,criteria_v0.1.real_world"
+
+
+def test_bad_style_counts_name_the_nested_field(tmp_path):
+    rows = [dict(r, conv_metadata={"sum_assistant_a_tokens": 3, "sum_assistant_b_tokens": 4}) for r in ROWS]
+    rows[1]["conv_metadata"] = {"sum_assistant_a_tokens": "many", "sum_assistant_b_tokens": 4}
+    with pytest.raises(BattleDataError, match=r"line 2: field 'conv_metadata.sum_assistant_a_tokens': expected a "
+                                              r"count or an object of counts, got 'many'"):
+        load_battles(_write(tmp_path / "b.jsonl", rows))
+    rows[1]["conv_metadata"] = {"sum_assistant_a_tokens": -2, "sum_assistant_b_tokens": 4}
+    with pytest.raises(BattleDataError, match=r"row 2: field 'conv_metadata.sum_assistant_a_tokens': expected a "
+                                              r"count, got -2"):
+        load_battles(_write(tmp_path / "b.parquet", rows))
+
+
+def test_both_bad_spelling_reads_as_fastchats(tmp_path):
+    rows = [ROWS[0], dict(ROWS[1], winner="both_bad"), ROWS[2]]
+    assert load_battles(_write(tmp_path / "b.parquet", rows))["winner"][1] == "tie (bothbad)"
+
+
+def test_csv_cells_hold_nested_objects_as_json_text(tmp_path):
+    meta = {"sum_assistant_a_tokens": 12, "sum_assistant_b_tokens": 30, "bold_count_a": {"**": 2, "__": 1}}
+    rows = [dict(r, conv_metadata=json.dumps(meta), category_tag=json.dumps({"math_v0.1": {"math": True}}))
+            for r in ROWS]
+    battles = load_battles(_write(tmp_path / "b.csv", rows))
+    assert battles["style_tokens_b"].tolist() == [30.0] * 3 and battles["style_bold_a"].tolist() == [3.0] * 3
+    assert battles["tags"].tolist() == ["math_v0.1.math"] * 3
+    rows[1]["conv_metadata"] = "{not json"
+    with pytest.raises(BattleDataError, match=r"b.csv: line 3: field 'conv_metadata': not valid JSON"):
+        load_battles(_write(tmp_path / "b.csv", rows))

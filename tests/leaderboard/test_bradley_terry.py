@@ -30,7 +30,7 @@ def _plain_mle(battles) -> np.ndarray:
 
 
 def test_matches_a_plain_per_battle_maximum_likelihood_fit(battles):
-    theta = fit_strengths(count_pairs(battles).scores)
+    theta = fit_strengths(count_pairs(battles).scores).theta
     assert np.max(np.abs(theta - _plain_mle(battles))) * ELO_PER_NAT < 0.05
 
 
@@ -39,15 +39,15 @@ def test_matches_choix_on_the_same_counts(battles):
     # choix has no ties: doubling every count turns each tie into one win for each side, the same likelihood.
     reference = choix.ilsr_pairwise_dense(2 * counts.scores, tol=1e-12)
     reference -= reference.mean()
-    assert np.max(np.abs(fit_strengths(counts.scores) - reference)) * ELO_PER_NAT < 0.01
+    assert np.max(np.abs(fit_strengths(counts.scores).theta - reference)) * ELO_PER_NAT < 0.01
 
 
 def test_batched_fit_equals_one_at_a_time(battles):
     scores = count_pairs(battles).scores
     batch = np.stack([scores, scores.T, 2 * scores])
-    fitted = fit_strengths(batch)
+    fitted = fit_strengths(batch).theta
     for one, many in zip(batch, fitted, strict=True):
-        np.testing.assert_allclose(fit_strengths(one), many, atol=1e-9)
+        np.testing.assert_allclose(fit_strengths(one).theta, many, atol=1e-9)
     np.testing.assert_allclose(fitted[1], -fitted[0], atol=1e-9)  # everyone's results reversed
 
 
@@ -68,7 +68,7 @@ def test_existence_condition():
 
 def test_ridge_keeps_a_model_that_never_lost_finite():
     scores = np.array([[0, 30, 20], [0, 0, 15], [0, 10, 0]], dtype=float)
-    theta = fit_strengths(scores, ridge=0.05)
+    theta = fit_strengths(scores, ridge=0.05).theta
     assert np.all(np.isfinite(theta))
     assert theta[0] > theta[1] + 2 and theta[0] > theta[2] + 2
 
@@ -77,8 +77,29 @@ def test_sandwich_agrees_with_the_textbook_variance_when_there_are_no_ties():
     # Two models, n decisive battles: Var(theta_0 - theta_1) = 1 / (n p (1 - p)).
     wins = np.array([[0.0, 70.0], [30.0, 0.0]])
     ties = np.zeros((2, 2))
-    theta = fit_strengths(wins)
+    theta = fit_strengths(wins).theta
     assert theta[0] - theta[1] == pytest.approx(np.log(70 / 30))
     cov = sandwich_covariance(wins, ties, theta)
     var_diff = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
     assert var_diff == pytest.approx(1 / (100 * 0.7 * 0.3))
+
+
+def test_a_fit_stopped_early_says_it_did_not_converge(battles):
+    scores = count_pairs(battles).scores
+    assert fit_strengths(scores).converged
+    stopped = fit_strengths(scores, max_iter=1)
+    assert not stopped.converged and stopped.iterations == 1
+    batch = fit_strengths(np.stack([scores, scores]), init=np.stack([fit_strengths(scores).theta,
+                                                                     np.zeros(len(scores))]), max_iter=1)
+    np.testing.assert_array_equal(batch.converged, [True, False])
+
+
+def test_logistic_functions_equal_scipys_over_the_whole_range():
+    from scipy.special import expit as scipy_expit
+    from scipy.special import log_expit as scipy_log_expit
+
+    from leaderboard.logistic import expit, log_expit
+
+    x = np.concatenate([np.linspace(-800, 800, 20_001), [-1e308, 1e308, 0.0]])
+    np.testing.assert_allclose(expit(x), scipy_expit(x), rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(log_expit(x), scipy_log_expit(x), rtol=1e-13, atol=1e-300)

@@ -38,7 +38,7 @@ def test_fit_writes_ratings_files_byte_identically(tmp_path, battles_file, capsy
     assert document["settings"]["rounds"] == 200 and document["settings"]["ci"] == "bootstrap"
     assert re.fullmatch(r"[0-9a-f]{64}", document["input"]["sha256"])
     assert document["ratings"][0]["model"] == "alpha"
-    assert document["selection"] == {"read": 6000, "named": 0, "used": 6000}
+    assert document["selection"] == {"read": 6000, "self_battles": 0, "named": 0, "used": 6000}
     pairwise = pd.read_csv(tmp_path / "one/pairwise.csv")
     assert len(pairwise) == 10 and pairwise["decided"].dtype == bool
     assert "alpha" in capsys.readouterr().out
@@ -134,3 +134,42 @@ def test_the_command_starts_without_heavy_imports():
     help_text = subprocess.run([sys.executable, "-m", "molmo_arena", "leaderboard", "fit", "--help"],
                                capture_output=True, text=True, check=True).stdout
     assert "--ci {bootstrap,sandwich}" in help_text
+
+
+def test_style_control_and_voter_options_reach_the_fit(tmp_path):
+    from leaderboard.simulate import simulate_battles, write_battles_parquet
+
+    battles = simulate_battles({"a": 1100, "b": 1000, "c": 950, "d": 900}, 4000, seed=2, judges=8,
+                               style={"tokens": 0.3, "bold": 0.1, "headers": 0.0, "lists": 0.05, "points": 0.2})
+    path = tmp_path / "battles.parquet"
+    write_battles_parquet(battles, path)
+    out = tmp_path / "out"
+    assert main(["leaderboard", "fit", str(path), "--out", str(out), "--ci", "sandwich", "--style-control",
+                 "--style-ridge", "0.5", "--daily-votes-per-judge", "20", "--outlier-test", "--keep-outliers",
+                 "--reweight-pairs", "--quiet"]) == 0
+    document = json.loads((out / "ratings.json").read_text())
+    settings = document["settings"]
+    assert settings["style_control"] and settings["style_ridge"] == 0.5 and settings["reweight_pairs"]
+    assert settings["style_features"] == ["tokens", "headers", "lists", "bold", "points"]
+    assert document["selection"]["over_daily_cap"] > 0
+    coefficients = document["style_control"]["coefficients"]
+    assert [c["feature"] for c in coefficients] == settings["style_features"]
+    assert all(c["lower"] < c["beta"] < c["upper"] for c in coefficients)
+    table = pd.read_csv(out / "ratings.csv")
+    styled = {r["model"]: r["rating"] for r in document["ratings"]}
+    plain = {r["model"]: r["rating"] for r in document["style_control"]["without_style_control"]}
+    assert dict(zip(table["model"], table["rating"], strict=True)) == styled != plain
+    assert main(["leaderboard", "fit", str(path), "--out", str(out), "--style-features", "tokens,colour",
+                 "--style-control"]) == 2
+
+
+def test_a_wildvision_dump_with_self_battles_fits_and_says_what_it_dropped(tmp_path, capsys):
+    from .dumps import wildvision_battles
+
+    path = wildvision_battles(tmp_path / "wildvision_battles.parquet", n=300, self_battles=12)
+    out = tmp_path / "out"
+    assert main(["leaderboard", "report", str(path), "--out", str(out), "--ci", "sandwich", "--quiet"]) == 0
+    assert "warning: 12 battles of a model against itself were dropped" in capsys.readouterr().err
+    document = json.loads((out / "ratings.json").read_text())
+    assert document["diagnostics"]["self_battles"] == document["selection"]["self_battles"] == 12
+    assert "removed: 12 self battles" in (out / "report.md").read_text()

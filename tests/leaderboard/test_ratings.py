@@ -1,3 +1,4 @@
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -166,8 +167,107 @@ def test_count_resampling_equals_resampling_the_battles(battles):
     refits = []
     for _ in range(1000):
         sample = battles.iloc[rng.integers(0, len(battles), len(battles))]
-        refits.append(1000 + ELO_PER_NAT * fit_strengths(count_pairs(sample, ours.models).scores))
+        refits.append(1000 + ELO_PER_NAT * fit_strengths(count_pairs(sample, ours.models).scores).theta)
     lower, upper = np.quantile(np.array(refits), [0.025, 0.975], axis=0)
     half = (ours.upper - ours.lower) / 2
     np.testing.assert_allclose(ours.lower, lower, atol=0.15 * half.max())
     np.testing.assert_allclose(ours.upper, upper, atol=0.15 * half.max())
+
+
+def test_fixed_hessian_rounds_equal_full_newton_fits(battles, monkeypatch):
+    """Each bootstrap round's strengths are that resample's own maximum-likelihood fit."""
+    from leaderboard import bootstrap
+    from leaderboard.bradley_terry import fit_strengths
+    from leaderboard.counts import count_pairs
+
+    counts = count_pairs(battles)
+    theta = fit_strengths(counts.scores).theta
+    drawn = []
+    sampler = bootstrap.multinomial_counts
+    monkeypatch.setattr(bootstrap, "multinomial_counts", lambda *a: drawn.append(sampler(*a)) or drawn[-1])
+    monkeypatch.setattr(bootstrap, "_WORKERS", 1)
+    fast = bootstrap.bootstrap_strengths(counts, theta, 50, seed=3, ridge=0.0)
+    assert fast.not_converged == 0
+    n = len(counts.models)
+    i, j = np.triu_indices(n, k=1)
+    draw = np.concatenate(drawn).reshape(50, -1, 3)  # every pair of these five models met
+    scores = np.zeros((50, n, n))
+    scores[:, i, j] = draw[:, :, 0] + 0.5 * draw[:, :, 2]
+    scores[:, j, i] = draw[:, :, 1] + 0.5 * draw[:, :, 2]
+    np.testing.assert_allclose(fast.theta, fit_strengths(scores).theta, atol=1e-6)
+
+
+def test_rounds_that_do_not_converge_are_counted_and_reported(battles, monkeypatch, tmp_path, capsys):
+    from leaderboard import bootstrap, bradley_terry
+    from leaderboard.simulate import write_battles_jsonl
+    from molmo_arena import main
+
+    monkeypatch.setattr(bootstrap, "_FIXED_ITERATIONS", 1)
+    stopped = lambda *args, **kwargs: bradley_terry.fit_strengths(*args, **kwargs | {"max_iter": 1})  # noqa: E731
+    monkeypatch.setattr(bootstrap, "fit_strengths", stopped)
+    board = fit_leaderboard(battles, FitSettings(rounds=40))
+    assert board.diagnostics.convergence.bootstrap_rounds_not_converged == 40
+    assert any("40 bootstrap rounds did not converge" in note for note in board.diagnostics.warnings())
+    monkeypatch.setattr("leaderboard.ratings.fit_strengths", stopped)
+    path = tmp_path / "b.jsonl"
+    write_battles_jsonl(battles, path)
+    assert main(["leaderboard", "fit", str(path), "--out", str(tmp_path / "out"), "--ci", "sandwich",
+                 "--quiet"]) == 0
+    assert "warning: the rating fit did not converge in 1 Newton steps" in capsys.readouterr().err
+    document = json.loads((tmp_path / "out/ratings.json").read_text())
+    assert document["diagnostics"]["converged"] is False
+
+
+def test_self_battles_are_dropped_counted_and_reported(battles):
+    selfish = pd.concat([battles, pd.DataFrame([("alpha", "alpha", "model_a")] * 7,
+                                               columns=["model_a", "model_b", "winner"])], ignore_index=True)
+    board = fit_leaderboard(selfish, SANDWICH)
+    plain = fit_leaderboard(battles, SANDWICH)
+    np.testing.assert_allclose(board.rating, plain.rating)
+    assert board.selection["self_battles"] == 7 and board.diagnostics.self_battles == 7
+    assert any("7 battles of a model against itself were dropped" in n for n in board.diagnostics.warnings())
+
+
+def test_resampled_counts_follow_the_multinomial():
+    """Mean, variance and covariance of the cell counts are those of Multinomial(N, n / N), and N is exact."""
+    from leaderboard.bootstrap import multinomial_counts
+
+    counts = np.array([50, 3, 0, 120, 7, 20])
+    draws = multinomial_counts(np.random.default_rng(0), counts, 40_000)
+    total, p = counts.sum(), counts / counts.sum()
+    assert (draws.sum(axis=1) == total).all() and (draws[:, 2] == 0).all()
+    np.testing.assert_allclose(draws.mean(axis=0), total * p, atol=0.1)
+    expected = total * (np.diag(p) - np.outer(p, p))
+    np.testing.assert_allclose(np.cov(draws.T), expected, atol=0.03 * expected.max())
+
+
+def test_percentile_bounds_are_numpys_quantiles():
+    from leaderboard.ratings import percentile_bounds
+
+    for rounds in (2, 3, 40, 1000, 1001):
+        samples = np.random.default_rng(rounds).normal(size=(rounds, 7))
+        low, high = percentile_bounds(samples)
+        np.testing.assert_allclose(low, np.quantile(samples, 0.025, axis=0), rtol=1e-12)
+        np.testing.assert_allclose(high, np.quantile(samples, 0.975, axis=0), rtol=1e-12)
+
+
+def test_category_selects_category_tag_labels(tmp_path):
+    from leaderboard.battles import load_battles
+
+    from .dumps import chatbot_arena_battles, write_records
+
+    battles = load_battles(write_records(chatbot_arena_battles(40), tmp_path / "clean_battle.json"))
+    board = fit_leaderboard(battles, replace(SANDWICH, category="math_v0.1.math"))
+    assert board.selection["used"] == 8  # every fifth battle is labelled math
+    assert board.selection["other_categories"] == 32
+
+
+def test_bootstrap_pair_intervals_are_quantiles_of_the_rating_difference(battles):
+    board = fit_leaderboard(battles, FitSettings(rounds=300, seed=2))
+    _, low, high = board.win_probability()
+    for i in range(len(board.models)):
+        for j in range(len(board.models)):
+            if i != j:
+                lo, hi = np.quantile(board.samples[:, i] - board.samples[:, j], [0.025, 0.975])
+                assert low[i, j] == pytest.approx(1 / (1 + 10 ** (-lo / 400)), abs=1e-12)
+                assert high[i, j] == pytest.approx(1 / (1 + 10 ** (-hi / 400)), abs=1e-12)
