@@ -300,12 +300,12 @@ def summarise(task: str, records: list[dict[str, Any]], seed: int = 0) -> dict[s
 
 def breakdown(records: list[dict[str, Any]], name: str) -> dict[str, dict[str, float | int]]:
     """The score (mean x 100), the items and the sum of scores (the number correct, for 0/1 scores) of the records
-    by the value of their meta field `name`, in order of first appearance."""
+    by the value of their meta field `name`, values in sorted order (batching changes the order of the records)."""
     groups: dict[str, list[float]] = {}
     for record in records:
         groups.setdefault(str(record["meta"].get(name)), []).append(record["score"])
     return {value: {"score": round(100 * sum(scores) / len(scores), 4), "items": len(scores),
-                    "correct": round(sum(scores), 4)} for value, scores in groups.items()}
+                    "correct": round(sum(scores), 4)} for value, scores in sorted(groups.items())}
 
 
 def submission_entries(task: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
