@@ -68,7 +68,7 @@ def test_the_wheel_installed_in_a_fresh_environment_runs_every_part(tmp_path):
     table = _run([cli, "eval", "compare", "run"], work, env)
     lines = table.splitlines()
     assert lines[0].startswith("| model | ai2d |") and any(line.startswith("| Molmo-7B-D (paper) |") for line in lines)
-    assert lines[-1].startswith("| tiny (molmo prompts) |")
+    assert lines[-1].startswith("| tiny (molmo prompts, molmo scoring) |")
 
     _run([cli, "leaderboard", "fit", str(SAMPLE_BATTLES), "--out", "ratings", "--rounds", "20"], work, env)
     assert len(json.loads((work / "ratings" / "ratings.json").read_text())["ratings"]) == 27
