@@ -42,15 +42,18 @@ from evals.tasks.spec import Kind, TaskSpec
 PAPER_TABLE = REFERENCE_DIR / "molmo_paper_table1.csv"
 
 __all__ = [
+    "GROUPS",
     "PAPER_TABLE",
     "PAPER_TASKS",
     "TASKS",
     "FieldError",
     "Kind",
     "TaskSpec",
+    "discover",
     "get_task",
     "image_bytes",
     "letter",
+    "paper_columns",
     "resolve_tasks",
     "submission_task",
     "task_part",
