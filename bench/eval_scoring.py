@@ -14,8 +14,9 @@ import argparse
 import random
 import time
 
-from evals.metrics import score_item, vqa
+from evals.metrics import vqa
 from evals.metrics.bootstrap import bootstrap_interval
+from evals.scoring import score_item
 
 _NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 _SYLLABLES = ["ba", "ko", "ri", "te", "mun", "sal", "dor", "pi", "ven", "lu", "ar", "qui"]

@@ -10,7 +10,8 @@ import argparse
 import time
 from collections.abc import Callable
 
-from evals.fixtures import GENERATORS, generate
+from evals.fixtures import generate
+from evals.tasks import TASKS as BENCHMARKS
 from molmo.data.synthetic import TASKS, generate_rows
 
 
@@ -40,7 +41,7 @@ def main() -> None:
         rate = best_rate(lambda t=task: generate_rows(t, args.images, size=args.size), args.images, args.repeats)
         print(f"  {task:15s} {rate:8.0f} images/s")
     print("benchmark fixtures (evals.fixtures):")
-    for task in GENERATORS:
+    for task in BENCHMARKS:
         rate = best_rate(lambda t=task: generate(t, args.fixtures), args.fixtures, args.repeats)
         print(f"  {task:15s} {rate:8.0f} rows/s")
 

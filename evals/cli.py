@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from evals.metrics.judge import ChatCompletionsJudge
 
-PROFILES = ("official", "molmo")  # evals.metrics.registry.PROFILES, named here so the console starts fast
+PROFILES = ("official", "molmo")  # evals.metrics.scorers.PROFILES, named here so the console starts fast
 SCORING_HELP = ("scoring profile: official (each benchmark's official scorer on the raw output; default) or molmo "
                 "(the Molmo release's clean-up and metric variants); docs/scoring.md")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the `eval` command and its sub-commands to the console's sub-parsers."""
-    parser = subparsers.add_parser("eval", help="run and score the 11 academic benchmarks", description=__doc__)
+    parser = subparsers.add_parser("eval", help="run and score the benchmarks (the Molmo paper's 11 and more)",
+                                   description=__doc__)
     commands = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND", required=True)
     _add_run_parser(commands)
     _add_compare_parser(commands)
@@ -118,8 +119,11 @@ def read_predictions(path: Path, task: str | None = None) -> list[tuple[int, dic
 def _judge(args: argparse.Namespace) -> ChatCompletionsJudge | None:
     if args.judge_model is None:
         return None
-    if args.task != "mathvista":
-        raise ValueError(f"--judge-model: the answer judge only applies to mathvista, not {args.task}")
+    from evals.scoring import judged_tasks
+
+    if args.task not in judged_tasks():
+        raise ValueError(f"--judge-model: the answer judge only applies to {', '.join(judged_tasks())}, not "
+                         f"{args.task}")
     if not args.judge_base_url or not args.judge_api_key_env:
         raise ValueError("--judge-model needs --judge-base-url and --judge-api-key-env")
     from evals.metrics.judge import ChatCompletionsJudge
@@ -147,8 +151,8 @@ def _write_atomically(path: Path, lines: list[str]) -> None:
 
 def run_score(args: argparse.Namespace) -> int:
     """Score a predictions file; print the task score (×100), its bootstrap 95% interval, items and unparsed."""
-    from evals.metrics import score_item, task_metric
     from evals.metrics.bootstrap import bootstrap_interval
+    from evals.scoring import score_item, task_metric
 
     metric = task_metric(args.task, args.scoring)
     judge = _judge(args)
@@ -203,7 +207,8 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
         "WORLD_SIZE-th item and rank 0 merges.",
     )
     _add_model_options(run)
-    run.add_argument("--tasks", required=True, metavar="LIST", help="comma-separated task names, or 'all'")
+    run.add_argument("--tasks", required=True, metavar="LIST",
+                     help="comma-separated task names; 'all' is every benchmark, 'paper' the Molmo paper's 11")
     run.add_argument("--limit", type=int, help="only the first N items of each task")
     run.add_argument("--prompt-set", help="recorded prompt set (default: the model's own family, e.g. molmo)")
     run.add_argument("--data", action="append", default=[], metavar="TASK=PATH",
@@ -283,13 +288,12 @@ def _task_data(args: argparse.Namespace, tasks: list[str]) -> dict[str, str]:
 
 def run_run(args: argparse.Namespace) -> int:
     """Evaluate a model over tasks into a resumable run folder and print the summary."""
-    from evals.tasks import TASKS
+    from evals.tasks import resolve_tasks
 
-    tasks = list(TASKS) if args.tasks == "all" else [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = [t for t in tasks if t not in TASKS]
-    if unknown or not tasks:
-        raise ValueError(f"--tasks: unknown task {unknown[0] if unknown else args.tasks!r}; "
-                         f"valid tasks: {', '.join(TASKS)} (or 'all')")
+    try:
+        tasks = resolve_tasks(args.tasks)
+    except ValueError as error:
+        raise ValueError(f"--tasks: {error}") from None
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     data = _task_data(args, tasks)
@@ -368,6 +372,11 @@ def summary_table(record: dict[str, Any]) -> str:
             continue
         lines.append(f"| {task} | {score['score']:.1f} | {score['lower']:.1f} – {score['upper']:.1f} | "
                      f"{score['items']} | {score['errors']} | {score['unparsed']} |")
+    for task, score in record["scores"].items():
+        for name, groups in score.get("breakdown", {}).items():
+            cells = [f"{value} {group['score']:.1f} ({group['correct']:g}/{group['items']})"
+                     for value, group in groups.items()]
+            lines.append(f"{task} by {name}: " + "; ".join(cells))
     return "\n".join(lines)
 
 
@@ -387,20 +396,21 @@ def _scores_under(record: dict[str, Any], samples: Path, profile: str) -> dict[s
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    """Print the paper's Table 1 rows beside each run's per-task scores."""
+    """Print the paper's Table 1 rows beside each run's per-task scores: a column per paper benchmark, then one per
+    other benchmark a run has ("–" in the paper's rows), and the average over the paper's 11."""
     import csv
 
-    from evals.registry import REFERENCE_DIR
-    from evals.tasks import TASKS
+    from evals.tasks import PAPER_TABLE, PAPER_TASKS, TASKS
 
-    args.reference = args.reference or REFERENCE_DIR / "molmo_paper_table1.csv"
+    args.reference = args.reference or PAPER_TABLE
     with open(args.reference, encoding="utf-8") as handle:
         reference = list(csv.DictReader(handle))
-    missing = [t for t in TASKS if reference and t not in reference[0]]
+    paper = {task: TASKS[task].paper_column for task in PAPER_TASKS}
+    missing = [column for column in paper.values() if reference and column not in reference[0]]
     if missing:
         raise ValueError(f"{args.reference}: missing column {missing[0]!r}")
     wanted = {m.strip() for m in args.models.split(",")} if args.models else None
-    rows = [(r["model"] + " (paper)", [float(r[t]) for t in TASKS]) for r in reference
+    rows = [(r["model"] + " (paper)", {task: float(r[column]) for task, column in paper.items()}) for r in reference
             if wanted is None or r["model"] in wanted]
     for run in args.runs:
         path = run / "run.json" if run.is_dir() else run
@@ -412,12 +422,15 @@ def run_compare(args: argparse.Namespace) -> int:
         name = record["model"].get("model", str(run))
         scores = _scores_under(record, path.parent / "samples.jsonl", args.scoring)
         rows.append((f"{name} ({record['config']['prompt_set']} prompts, {args.scoring} scoring)",
-                     [scores.get(t, {}).get("score") for t in TASKS]))
-    header = "| model | " + " | ".join(TASKS) + " | avg11 |"
-    lines = [header, "|---|" + "---|" * (len(TASKS) + 1)]
+                     {task: score.get("score") for task, score in scores.items()}))
+    others = [task for task in TASKS if task not in paper and any(task in values for _, values in rows)]
+    columns = [*paper, *others]
+    header = "| model | " + " | ".join(columns) + " | avg11 |"
+    lines = [header, "|---|" + "---|" * (len(columns) + 1)]
     for name, values in rows:
-        cells = ["–" if v is None else f"{v:.1f}" for v in values]
-        average = "–" if None in values else f"{sum(values) / len(values):.1f}"
+        cells = ["–" if values.get(task) is None else f"{values[task]:.1f}" for task in columns]
+        eleven = [values.get(task) for task in paper]
+        average = "–" if None in eleven else f"{sum(eleven) / len(eleven):.1f}"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {average} |")
     print("\n".join(lines))
     return 0

@@ -21,8 +21,8 @@ from evals.adapters.base import GenerationRequest, ModelAdapter
 from evals.data import dataset_fingerprint, load_items
 from evals.items import EvalItem
 from evals.metrics.bootstrap import bootstrap_interval
-from evals.metrics.registry import DEFAULT_PROFILE, answer_text, score_item
 from evals.prompts import prompt_hash, render_prompt
+from evals.scoring import DEFAULT_PROFILE, answer_text, score_item
 from evals.tasks import TaskSpec, get_task, submission_task
 
 SCHEMA = "molmo-arena/run/v1"
@@ -40,7 +40,7 @@ class RunConfig:
     seed: int = 0
     data: dict[str, str] = field(default_factory=dict)  # task -> local copy in the hub schema
     submission: bool = False  # the server-scored split: predictions go to submission/<task>.json, unscored
-    scoring: str = DEFAULT_PROFILE  # the scoring profile (evals.metrics.registry.PROFILES)
+    scoring: str = DEFAULT_PROFILE  # the scoring profile (evals.metrics.scorers.PROFILES)
 
     def spec(self, task: str) -> TaskSpec:
         return submission_task(task) if self.submission else get_task(task)
@@ -276,13 +276,14 @@ def score_record(record: dict[str, Any], profile: str) -> dict[str, Any]:
 
 
 def summarise(task: str, records: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
-    """A task's score (mean x 100) with its bootstrap 95% interval, failures and unparsed answers counted."""
+    """A task's score (mean x 100) with its bootstrap 95% interval, failures and unparsed answers counted, and,
+    for a task whose spec names `breakdown` fields, the score by each of their values."""
     if not records:
         return {"score": None, "lower": None, "upper": None, "items": 0, "errors": 0, "unparsed": 0}
     values = [r["score"] for r in records]
     lower, upper = bootstrap_interval(values, seed=seed)
     secondary = sorted({name for r in records for name in r["secondary"]})
-    return {
+    summary = {
         "score": round(100 * sum(values) / len(values), 4),
         "lower": round(100 * lower, 4),
         "upper": round(100 * upper, 4),
@@ -292,16 +293,26 @@ def summarise(task: str, records: list[dict[str, Any]], seed: int = 0) -> dict[s
         "secondary": {name: round(100 * sum(r["secondary"].get(name, 0.0) for r in records) / len(records), 4)
                       for name in secondary},
     }
+    if fields := get_task(task).breakdown:
+        summary["breakdown"] = {name: breakdown(records, name) for name in fields}
+    return summary
 
 
-# The evaluation servers' answer files: VQA v2 (EvalAI) keys on question_id, DocVQA/InfographicVQA (RRC) on
-# questionId; both take the short answer text.
-_SUBMISSION_ID = {"vqav2": "question_id", "docvqa": "questionId", "infovqa": "questionId"}
+def breakdown(records: list[dict[str, Any]], name: str) -> dict[str, dict[str, float | int]]:
+    """The score (mean x 100), the items and the sum of scores (the number correct, for 0/1 scores) of the records
+    by the value of their meta field `name`, values in sorted order (batching changes the order of the records)."""
+    groups: dict[str, list[float]] = {}
+    for record in records:
+        groups.setdefault(str(record["meta"].get(name)), []).append(record["score"])
+    return {value: {"score": round(100 * sum(scores) / len(scores), 4), "items": len(scores),
+                    "correct": round(sum(scores), 4)} for value, scores in sorted(groups.items())}
 
 
 def submission_entries(task: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One {id field: int, "answer": text} entry per item, in item order, as the task's server expects."""
-    key = _SUBMISSION_ID[task]
+    """One {id field: int, "answer": text} entry per item, in item order, as the task's server expects (the id
+    field its spec names: EvalAI's VQA v2 keys on question_id, the RRC's DocVQA/InfographicVQA on questionId; both
+    take the short answer text)."""
+    key = get_task(task).submission_id
     ordered = sorted(records, key=lambda r: r["index"])
     return [{key: int(r["id"]) if r["id"].isdigit() else r["id"], "answer": r["parsed"] or ""} for r in ordered]
 

@@ -85,19 +85,19 @@ def prepare_data(layout: Layout, items: int, synthetic_items: int, seed: int) ->
     from evals.adapters.baselines import most_frequent_answers
     from evals.data import load_items
     from evals.fixtures import write_all_fixtures
-    from evals.tasks import TASKS
+    from evals.tasks import PAPER_TASKS
     from molmo.data.synthetic import generate_rows, write_rows
 
     if not layout.fixtures.exists():
-        write_all_fixtures(layout.fixtures, n=items, seed=seed)
+        write_all_fixtures(layout.fixtures, n=items, seed=seed, tasks=PAPER_TASKS)
     if not layout.synthetic.exists():
         write_rows(generate_rows("count_qa_plain", synthetic_items, seed=1), layout.synthetic)
     tables = {"benchmarks": layout.models / "most_frequent.json",
               "synthetic": layout.models / "most_frequent_synthetic.json"}
     if not all(path.exists() for path in tables.values()):
         # Fitted on other draws (another fixture seed, the synthetic training split), never the evaluated items.
-        paths = write_all_fixtures(layout.root / "data" / "reference", n=items, seed=seed + 1)
-        frequent = most_frequent_answers({task: load_items(task, paths[task]) for task in TASKS})
+        paths = write_all_fixtures(layout.root / "data" / "reference", n=items, seed=seed + 1, tasks=PAPER_TASKS)
+        frequent = most_frequent_answers({task: load_items(task, paths[task]) for task in PAPER_TASKS})
         counts = [row["answer"] for row in generate_rows("count_qa_plain", 200, seed=0)]
         synthetic = {"pixmo_count": max(sorted(set(counts)), key=counts.count)}
         layout.models.mkdir(parents=True, exist_ok=True)
@@ -146,15 +146,15 @@ def evaluate(layout: Layout, specs: dict[str, str], seed: int) -> dict[str, dict
 
     from evals.adapters import load_adapter
     from evals.runner import EvaluationRun, RunConfig
-    from evals.tasks import TASKS
+    from evals.tasks import PAPER_TASKS
 
-    fixtures = {task: str(next(layout.fixtures.glob(f"{task}.*"))) for task in TASKS}
+    fixtures = {task: str(next(layout.fixtures.glob(f"{task}.*"))) for task in PAPER_TASKS}
     scores: dict[str, dict[str, Any]] = {}
     for name, spec in specs.items():
         adapter = load_adapter(spec)
         progress = lambda batches, task, total, n=name: tqdm(batches, desc=f"{n}: {task}", total=total,  # noqa: E731
                                                              unit="batch", leave=False)
-        benchmark = RunConfig(tasks=tuple(TASKS), prompt_set=adapter.prompt_family, seed=seed, data=fixtures)
+        benchmark = RunConfig(tasks=PAPER_TASKS, prompt_set=adapter.prompt_family, seed=seed, data=fixtures)
         record = EvaluationRun(adapter, benchmark, layout.runs / name / "benchmarks", progress=progress).run()
         # Held-out synthetic counting runs as PixMo-Count (same schema); the prior baseline has its own table.
         synthetic = RunConfig(tasks=("pixmo_count",), prompt_set=adapter.prompt_family, seed=seed,
@@ -170,18 +170,18 @@ def evaluate(layout: Layout, specs: dict[str, str], seed: int) -> dict[str, dict
 
 
 def _average(scores: dict[str, float]) -> float:
-    from evals.tasks import TASKS
+    from evals.tasks import PAPER_TASKS
 
-    return sum(scores[task] for task in TASKS) / len(TASKS)
+    return sum(scores[task] for task in PAPER_TASKS) / len(PAPER_TASKS)
 
 
 def benchmark_table(layout: Layout, scores: dict[str, dict[str, Any]]) -> Path:
     """The benchmark table of the report: one row per model, the 11 scores, their average, synthetic counting."""
     import pandas as pd
 
-    from evals.tasks import TASKS
+    from evals.tasks import PAPER_TASKS
 
-    rows = [{"model": name, **{task: round(s[task], 2) for task in TASKS}, "avg11": round(_average(s), 2),
+    rows = [{"model": name, **{task: round(s[task], 2) for task in PAPER_TASKS}, "avg11": round(_average(s), 2),
              "synthetic_count": round(s["synthetic_count"], 2)} for name, s in scores.items()]
     path = layout.root / "benchmarks.csv"
     pd.DataFrame(rows).to_csv(path, index=False, lineterminator="\n")
@@ -244,7 +244,7 @@ class CorrectnessJudge:
     left_pull: float = 0.05
 
     def __call__(self, assignment, rng) -> str:
-        from evals.metrics.registry import score_item
+        from evals.scoring import score_item
 
         if rng.random() < self.random_share:
             return rng.choice(("left_better", "right_better", "tie_good", "tie_bad", "cant_tell"))

@@ -1,18 +1,10 @@
-"""Benchmark metrics: pure functions, one module per idea, and the per-task registry.
+"""Benchmark metrics: pure functions, one module per idea, each citing its source.
 
-`score_item(task, prediction, answers, choices, meta, profile=...)` scores one model output; `PROFILES` says how
-each of the 11 tasks is scored under each scoring profile (`official`, the default, and `molmo`). The
-bootstrap interval (numpy) lives in `evals.metrics.bootstrap`, imported on demand.
+`evals.metrics.scorers` says what a scorer is (`ItemScore`, `TaskMetric`) and holds the scorers several
+benchmarks share; each benchmark binds its own in its folder (`evals/tasks/<name>/`), and `evals.scoring` scores
+an answer of any task. The bootstrap interval (numpy) lives in `evals.metrics.bootstrap`, imported on demand.
 """
 
-from evals.metrics.registry import (
-    DEFAULT_PROFILE,
-    PROFILES,
-    TASK_METRICS,
-    ItemScore,
-    TaskMetric,
-    score_item,
-    task_metric,
-)
+from evals.metrics.scorers import DEFAULT_PROFILE, PROFILES, ItemScore, TaskMetric
 
-__all__ = ["DEFAULT_PROFILE", "PROFILES", "TASK_METRICS", "ItemScore", "TaskMetric", "score_item", "task_metric"]
+__all__ = ["DEFAULT_PROFILE", "PROFILES", "ItemScore", "TaskMetric"]

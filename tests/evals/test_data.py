@@ -17,8 +17,7 @@ import pytest
 from PIL import Image
 
 from evals.data import dataset_fingerprint, iter_items, load_items
-from evals.fixtures import generate, write_rows
-from evals.fixtures.schemas import features
+from evals.fixtures import builder, generate, write_rows
 from evals.items import EvalItem
 from evals.tasks import TASKS
 
@@ -42,7 +41,7 @@ def direct(task: str) -> list[EvalItem]:
 
 def hub_dataset(task: str) -> datasets.Dataset:
     """What `load_dataset` returns for the real dataset, built from the fixture rows and the hub features."""
-    return datasets.Dataset.from_list(rows(task), features=features(task), split=TASKS[task].split)
+    return datasets.Dataset.from_list(rows(task), features=builder(task).features(), split=TASKS[task].split)
 
 
 @pytest.mark.parametrize("task", list(TASKS))

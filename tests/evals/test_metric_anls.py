@@ -4,9 +4,9 @@ test_lmms_eval_oracle.py."""
 
 import pytest
 
-from evals.metrics import score_item
 from evals.metrics.anls import anls, molmo_anls
 from evals.metrics.text import levenshtein
+from evals.scoring import score_item
 
 
 @pytest.mark.parametrize(

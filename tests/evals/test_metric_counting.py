@@ -3,8 +3,8 @@
 
 import pytest
 
-from evals.metrics import score_item
 from evals.metrics.counting import count_scores, parse_count, release_count
+from evals.scoring import score_item
 from tests.molmo.test_pointing import POINT_CASES
 
 

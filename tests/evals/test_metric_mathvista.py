@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from evals.metrics import score_item
 from evals.metrics.judge import ChatCompletionsJudge
 from evals.metrics.mathvista import extract_answer, normalize_extracted_answer
+from evals.scoring import score_item
 from tests.evals.fake_api import FakeAPI
 
 OPTIONS = ["blue circle", "red triangle", "green square"]

@@ -3,8 +3,8 @@ comparison over generated answers is in test_lmms_eval_oracle.py."""
 
 import pytest
 
-from evals.metrics import score_item
 from evals.metrics.mmmu import mmmu_choice_score, mmmu_open_correct, parse_mmmu_choice, parse_mmmu_open
+from evals.scoring import score_item
 
 OPTIONS = ["blue circle", "red triangle", "green square"]
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from evals.metrics import score_item
 from evals.metrics.multiple_choice import ChoiceExtraction, extract_choice, select_mc_option
+from evals.scoring import score_item
 
 CHOICES = ["a cat", "a dog", "a cow", "a horse"]
 

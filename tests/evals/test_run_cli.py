@@ -1,4 +1,4 @@
-"""`molmo-arena eval run` end to end on a tiny random Hugging Face VLM over all 11 benchmark fixtures."""
+"""`molmo-arena eval run` end to end on a tiny random Hugging Face VLM over every benchmark's fixture."""
 
 import json
 import os
@@ -16,12 +16,13 @@ from evals.tiny_models import save_tiny_llava
 from molmo_arena import main
 
 ENV = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+ITEMS = 6  # fixture items per benchmark
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
-    write_all_fixtures(root / "data", n=6)
+    write_all_fixtures(root / "data", n=ITEMS)
     return save_tiny_llava(root / "tiny-llava"), root / "data"
 
 
@@ -46,15 +47,15 @@ def test_run_is_killed_resumes_and_rescores_identically(setup, tmp_path, capsys)
     process.send_signal(signal.SIGKILL)
     process.wait()
     before = len(_lines(out / "samples.jsonl"))
-    assert 1 <= before < 66
+    assert 1 <= before < ITEMS * len(TASKS)
     assert json.loads((out / "run.json").read_text())["status"] == "running"
 
     assert main(_command(model, data, out)) == 0
     assert "| ai2d |" in capsys.readouterr().out
     record = json.loads((out / "run.json").read_text())
     samples = _lines(out / "samples.jsonl")
-    assert record["status"] == "complete" and len(samples) == 66
-    assert len({(s["task"], s["id"]) for s in samples}) == 66
+    assert record["status"] == "complete" and len(samples) == ITEMS * len(TASKS)
+    assert len({(s["task"], s["id"]) for s in samples}) == ITEMS * len(TASKS)
     assert set(record["scores"]) == set(TASKS)
     assert record["model"]["architecture"] == "LlavaForConditionalGeneration"
     assert all(s["model_prompt"].startswith("USER: <image>\n") for s in samples)

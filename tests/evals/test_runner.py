@@ -180,3 +180,25 @@ def test_every_image_an_mmmu_question_names_reaches_the_model_in_order(tmp_path)
     items = load_items("mmmu", data["mmmu"])
     assert sorted(r.images for r in adapter.requests) == sorted(item.images for item in items)
     assert {s["images"] for s in _samples(tmp_path / "run")} == {1, 2, 4}
+
+
+def test_a_task_with_a_breakdown_reports_its_score_by_each_field(tmp_path, fixture_data, monkeypatch):
+    import dataclasses
+
+    from evals.cli import summary_table
+    from evals.tasks import TASKS as SPECS
+
+    monkeypatch.setitem(SPECS, "chartqa", dataclasses.replace(SPECS["chartqa"], breakdown=("type",)))
+    config = RunConfig(tasks=("chartqa", "ai2d"), prompt_set="generic", data=fixture_data)
+    record = EvaluationRun(EchoAdapter(), config, tmp_path / "run").run()
+    samples = [s for s in _samples(tmp_path / "run") if s["task"] == "chartqa"]
+    by_type = record["scores"]["chartqa"]["breakdown"]["type"]
+    assert list(by_type) == ["augmented_test", "human_test"] and "breakdown" not in record["scores"]["ai2d"]
+    again = EvaluationRun(EchoAdapter(), dataclasses.replace(config, batch_size=5), tmp_path / "again").run()
+    assert json.dumps(again["scores"]) == json.dumps(record["scores"])  # the same file whatever the batching
+    for value, group in by_type.items():
+        scores = [s["score"] for s in samples if s["meta"]["type"] == value]
+        assert group == {"score": round(100 * sum(scores) / len(scores), 4), "items": len(scores),
+                         "correct": round(sum(scores), 4)}
+    assert summary_table(record).endswith("\nchartqa by type: " + "; ".join(
+        f"{value} {group['score']:.1f} ({group['correct']:g}/{group['items']})" for value, group in by_type.items()))

@@ -1,15 +1,33 @@
-"""The task registry and each task's row reader (`to_item`), on hand-written rows in the hub schemas."""
+"""The benchmark folders and what is derived from them (the registry, its order and groups, `python -m evals.tasks`),
+and each task's row reader (`to_item`) on hand-written rows in the hub schemas."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import io
+import re
+import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from evals.items import EvalItem
-from evals.tasks import TASKS, FieldError, get_task, image_bytes
+from evals.metrics.scorers import PROFILES
+from evals.tasks import (
+    GROUPS,
+    PAPER_TABLE,
+    PAPER_TASKS,
+    TASKS,
+    FieldError,
+    discover,
+    get_task,
+    image_bytes,
+    resolve_tasks,
+    task_part,
+)
+from evals.tasks.__main__ import catalogue, differences
 
 
 @pytest.fixture(autouse=True)
@@ -26,32 +44,40 @@ def _png(color: str = "red", size: tuple[int, int] = (8, 6)) -> bytes:
 
 PNG = _png()
 CELL = {"bytes": PNG, "path": None}
-
-# (dataset id, config, split scored locally, server split): the ids of lmms-eval's task files (lmms-eval 0.7.3 and
-# upstream after its pull request 1416); revisions stay "main", as the hub cannot be reached to pin them.
-EXPECTED = {
-    "ai2d": ("lmms-lab-encoder/ai2d", None, "test", None),
-    "chartqa": ("lmms-lab-encoder/ChartQA", None, "test", None),
-    "vqav2": ("lmms-lab-encoder/VQAv2", None, "validation", "testdev"),
-    "docvqa": ("lmms-lab-encoder/DocVQA", "DocVQA", "validation", "test"),
-    "infovqa": ("lmms-lab-encoder/DocVQA", "InfographicVQA", "validation", "test"),
-    "textvqa": ("lmms-lab-encoder/textvqa", None, "validation", None),
-    "realworldqa": ("lmms-lab-encoder/RealWorldQA", None, "test", None),
-    "mmmu": ("lmms-lab-encoder/MMMU", None, "validation", None),
-    "mathvista": ("AI4Math/MathVista", None, "testmini", None),
-    "countbenchqa": ("vikhyatk/CountBenchQA", None, "test", None),
-    "pixmo_count": ("kcz358/pixmo-count", None, "test", None),
-}
+TASKS_DIR = Path(__file__).resolve().parents[2] / "evals" / "tasks"
 
 
-def test_registry_holds_the_eleven_benchmarks_with_their_sources() -> None:
-    assert list(TASKS) == list(EXPECTED)
+def test_every_folder_is_a_task_named_after_it() -> None:
+    folders = sorted(p.name for p in TASKS_DIR.iterdir() if (p / "__init__.py").exists())
+    assert sorted(TASKS) == folders
     for name, spec in TASKS.items():
-        assert spec.name == name
-        assert (spec.hf_id, spec.config, spec.split, spec.submission_split) == EXPECTED[name]
-        assert spec.revision == "main"
+        assert spec.name == name and spec.display_name
+        assert spec.revision == "main"  # the hub cannot be reached to pin a commit
         assert spec.kind in {"short", "multiple_choice", "count", "math"}
-        assert spec.display_name
+        assert tuple(spec.scoring) == PROFILES
+        assert (spec.submission_split is None) == (spec.submission_id is None)
+        assert task_part(name, "fixture") is not None
+
+
+def test_the_paper_s_eleven_come_first_in_the_order_of_the_paper_table() -> None:
+    with open(PAPER_TABLE, encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    columns = [TASKS[task].paper_column for task in PAPER_TASKS]
+    assert len(PAPER_TASKS) == 11 and columns == [column for column in header if column in columns]
+    assert list(TASKS)[:11] == list(PAPER_TASKS)
+    others = list(TASKS)[11:]
+    assert others == sorted(others) and not any(TASKS[task].paper_column for task in others)
+
+
+def test_groups_and_lists_of_tasks() -> None:
+    assert resolve_tasks("all") == list(TASKS) == list(GROUPS["all"])
+    assert resolve_tasks("paper") == list(PAPER_TASKS)
+    assert resolve_tasks(" chartqa , ai2d,chartqa ") == ["chartqa", "ai2d"]
+    assert resolve_tasks("ai2d,paper")[:2] == ["ai2d", "chartqa"] and len(resolve_tasks("ai2d,paper")) == 11
+    with pytest.raises(ValueError, match=r"unknown task 'vqa'; valid tasks: ai2d, .* \(or 'all', 'paper'\)"):
+        resolve_tasks("ai2d,vqa")
+    with pytest.raises(ValueError, match="no task in ' , '"):
+        resolve_tasks(" , ")
 
 
 def test_specs_are_frozen_and_unknown_names_are_reported() -> None:
@@ -59,6 +85,60 @@ def test_specs_are_frozen_and_unknown_names_are_reported() -> None:
         TASKS["ai2d"].split = "train"  # type: ignore[misc]
     with pytest.raises(ValueError, match=r"unknown task 'vqa'.*vqav2"):
         get_task("vqa")
+    with pytest.raises(ValueError, match="unknown task 'vqa'"):
+        task_part("vqa", "fixture")
+
+
+def test_a_spec_binds_every_profile_and_names_its_server_id_field() -> None:
+    with pytest.raises(ValueError, match="scoring must bind the profiles official, molmo"):
+        dataclasses.replace(TASKS["ai2d"], scoring={"official": TASKS["ai2d"].scoring["official"]})
+    with pytest.raises(ValueError, match="submission_split and submission_id go together"):
+        dataclasses.replace(TASKS["ai2d"], submission_split="test")
+
+
+def _package(root: Path, name: str, folders: dict[str, str]) -> list[str]:
+    """A package `name` under `root` whose sub-folders define TASK as given."""
+    (root / name).mkdir()
+    (root / name / "__init__.py").write_text("")
+    for folder, body in folders.items():
+        (root / name / folder).mkdir()
+        (root / name / folder / "__init__.py").write_text("import dataclasses\nfrom evals.tasks import TASKS\n" + body)
+    return [str(root / name)]
+
+
+def test_discovery_refuses_a_misnamed_folder_and_an_unknown_paper_column(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        good = _package(tmp_path, "good", {
+            "zeta": "TASK = dataclasses.replace(TASKS['ai2d'], name='zeta', paper_column=None)\n",
+            "alpha": "TASK = dataclasses.replace(TASKS['chartqa'], name='alpha', paper_column=None)\n",
+            "ai2d": "TASK = TASKS['ai2d']\n",
+        })
+        assert list(discover(good, "good")) == ["ai2d", "alpha", "zeta"]
+        misnamed = _package(tmp_path, "misnamed", {"one": "TASK = dataclasses.replace(TASKS['ai2d'], name='two')\n"})
+        with pytest.raises(ValueError, match=r"misnamed\.one: TASK is named 'two'; a benchmark is named by its folder"):
+            discover(misnamed, "misnamed")
+        column = _package(tmp_path, "column", {"ai2d": "TASK = dataclasses.replace(TASKS['ai2d'], paper_column='x')\n"})
+        with pytest.raises(ValueError, match=r"column\.ai2d: paper_column 'x' is not a column of"):
+            discover(column, "column")
+    finally:
+        for name in [m for m in sys.modules if m.split(".")[0] in {"good", "misnamed", "column"}]:
+            del sys.modules[name]
+
+
+def test_the_catalogue_and_the_differences_come_from_the_folders() -> None:
+    rows = catalogue().splitlines()[2:]
+    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == list(TASKS)
+    assert all(TASKS[task].hf_id in row for task, row in zip(TASKS, rows, strict=True))
+    table = differences().splitlines()[2:]
+    oracles = [part.ORACLE for task in TASKS if (part := task_part(task, "oracle"))]
+    examples = [example for oracle in oracles for example in oracle.examples]
+    assert [re.match(r"\| `([a-z0-9-]+)` \|", row)[1] for row in table] == [e.difference.id for e in examples]
+    listed = {difference.id for oracle in oracles for difference in oracle.differences}
+    assert listed == {e.difference.id for e in examples}
+    for example, row in zip(examples, table, strict=True):
+        assert f"| `{example.prediction!r}` | {example.answer} | {example.ours:g} | {example.lmms:g} |" in row
 
 
 @pytest.mark.parametrize(

@@ -1,34 +1,20 @@
-"""The task registry and `score_item`: the two scoring profiles, dispatch, the release's clean-up, errors."""
+"""`score_item` through the benchmark folders' bindings: the two scoring profiles, dispatch, the release's clean-up,
+errors."""
 
 import dataclasses
 
 import pytest
 
 from evals.cli import PROFILES as CLI_PROFILES
-from evals.metrics import PROFILES, TASK_METRICS, ItemScore, score_item
-from evals.metrics.registry import answer_text
 from evals.metrics.text import molmo_clean_prediction
-
-TASKS = [
-    "ai2d",
-    "chartqa",
-    "vqav2",
-    "docvqa",
-    "infovqa",
-    "textvqa",
-    "realworldqa",
-    "mmmu",
-    "mathvista",
-    "countbenchqa",
-    "pixmo_count",
-]
+from evals.scoring import PROFILES, ItemScore, answer_text, judged_tasks, score_item, task_metric
+from evals.tasks import TASKS
 
 
-def test_every_profile_covers_the_eleven_tasks():
+def test_the_console_names_the_profiles_every_task_binds():
     assert list(PROFILES) == ["official", "molmo"] == list(CLI_PROFILES)
-    for profile in PROFILES.values():
-        assert sorted(profile) == sorted(TASKS)
-    assert TASK_METRICS is PROFILES["official"]
+    for name, spec in TASKS.items():
+        assert all(task_metric(name, profile) is spec.scoring[profile] for profile in PROFILES)
 
 
 def test_unknown_task_or_profile_lists_the_valid_ones():
@@ -102,6 +88,12 @@ def test_the_anls_script_measures_lengths_on_the_raw_strings_even_for_blank_outp
     # Two spaces against "x": distance 1 on the normalised strings, length 2 from the raw ones, 0.5 is kept. (A
     # run records a blank output as a failed item and scores it 0 before any metric sees it.)
     assert score_item("docvqa", "  ", ["x"]).score == 0.5
+
+
+def test_only_mathvista_asks_an_answer_judge():
+    assert judged_tasks() == ["mathvista"]
+    with pytest.raises(ValueError, match="an answer judge only applies to mathvista, not vqav2"):
+        score_item("vqav2", "yes", ["yes"] * 10, judge=object())
 
 
 def test_answers_must_not_be_empty():
