@@ -15,19 +15,10 @@ import signal
 import sys
 from pathlib import Path
 
+from molmo_arena.common.arguments import positive_int
+
 DEFAULT_DB = "results/arena/arena.db"
 DEFAULT_SECRET = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "molmo-arena/session.secret"
-
-
-def _at_least_one(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return number
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -61,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("name")
     listing.set_defaults(func=run_annotators_sessions)
     revoke = which.add_parser("revoke", help="revoke one session key, by the id `sessions` lists")
-    revoke.add_argument("session_id", type=_at_least_one)
+    revoke.add_argument("session_id", type=positive_int)
     revoke.set_defaults(func=run_annotators_change)
 
     load = commands.add_parser("import", help="import prompts, pre-generated answers and gold items; make battles "
@@ -71,7 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     load.add_argument("--answers", type=Path, action="append", default=[], help="JSONL: prompt_id, model, answer "
                       "(repeatable)")
     load.add_argument("--gold", type=Path, help="JSONL: prompt_id, good_model, bad_answer")
-    load.add_argument("--pairs-per-prompt", type=_at_least_one, help="battles per prompt, at least 1 (default: "
+    load.add_argument("--pairs-per-prompt", type=positive_int, help="battles per prompt, at least 1 (default: "
                       "every model pair)")
     load.add_argument("--seed", type=int, default=0)
     load.set_defaults(func=run_import)
@@ -81,8 +72,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--names", help="comma-separated display names, one per model (default: from the spec)")
     generate.add_argument("--prompts", type=Path, required=True, help="the prompt-set JSONL")
     generate.add_argument("--out", type=Path, required=True, help="answers JSONL to write")
-    generate.add_argument("--max-new-tokens", type=int, default=256)
-    generate.add_argument("--batch-size", type=int, default=4)
+    generate.add_argument("--max-new-tokens", type=positive_int, default=256)
+    generate.add_argument("--batch-size", type=positive_int, default=4)
     generate.add_argument("--device", default="cpu")
     generate.set_defaults(func=run_generate)
 

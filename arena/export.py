@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from arena.db import BATTLE_MODELS, Annotator, Answer, Battle, Prompt, Vote
-from arena.files import write_lines_atomically
+from molmo_arena.common.files import write_lines
 
 WINNERS = {"a_better": "model_a", "b_better": "model_b", "tie_good": "tie", "tie_bad": "tie (bothbad)"}
 
@@ -64,7 +64,7 @@ def export_battles(session: Session, out_path: str | Path) -> int:
         }
         for row in rows
     )
-    return write_lines_atomically(out_path, (json.dumps(record, ensure_ascii=False) for record in records))
+    return write_lines(out_path, (json.dumps(record, ensure_ascii=False) for record in records))
 
 
 def judge_pseudonym(annotator_id: int) -> str:

@@ -6,9 +6,9 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from arena.files import write_lines_atomically
 from arena.study import image_bytes, read_jsonl
 from evals.adapters.base import GenerationRequest, ModelAdapter
+from molmo_arena.common.files import write_lines
 
 
 def generate_answers(
@@ -36,4 +36,4 @@ def generate_answers(
                 generation = {"spec": adapter.spec, "max_new_tokens": max_new_tokens, "model": adapter.describe()}
                 lines.append(json.dumps({"prompt_id": prompt_id, "model": name, "answer": answer.text,
                                          "generation": generation}, ensure_ascii=False))
-    return write_lines_atomically(out_path, lines)
+    return write_lines(out_path, lines)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from molmo_arena.common.arguments import positive_int
 
 if TYPE_CHECKING:
     from evals.metrics.judge import ChatCompletionsJudge
@@ -46,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--out", type=Path, help="write one JSON line of scores per prediction here")
     score.add_argument("--scoring", choices=PROFILES, default="official", help=SCORING_HELP)
     score.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    score.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
+    score.add_argument("--resamples", type=positive_int, default=10_000, help="bootstrap resamples (default 10000)")
     judge = score.add_argument_group("MathVista answer judge (optional, OpenAI-compatible chat completions)")
     judge.add_argument("--judge-model", help="model name; setting it turns the judge on")
     judge.add_argument("--judge-base-url", help="base URL, e.g. http://localhost:8000/v1")
@@ -136,23 +137,11 @@ def _judge(args: argparse.Namespace) -> ChatCompletionsJudge | None:
     )
 
 
-def _write_atomically(path: Path, lines: list[str]) -> None:
-    """Write `lines` to a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.writelines(line + "\n" for line in lines)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def run_score(args: argparse.Namespace) -> int:
     """Score a predictions file; print the task score (×100), its bootstrap 95% interval, items and unparsed."""
     from evals.metrics.bootstrap import bootstrap_interval
     from evals.scoring import score_item, task_metric
+    from molmo_arena.common.files import write_lines
 
     metric = task_metric(args.task, args.scoring)
     judge = _judge(args)
@@ -181,7 +170,7 @@ def run_score(args: argparse.Namespace) -> int:
         for name, value in result.secondary.items():
             secondary.setdefault(name, []).append(value)
     if args.out is not None:
-        _write_atomically(args.out, rows)
+        write_lines(args.out, rows)
     low, high = bootstrap_interval(scores, seed=args.seed, n_resamples=args.resamples)
     mean = sum(scores) / len(scores)
     print(
@@ -209,7 +198,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     _add_model_options(run)
     run.add_argument("--tasks", required=True, metavar="LIST",
                      help="comma-separated task names; 'all' is every benchmark, 'paper' the Molmo paper's 11")
-    run.add_argument("--limit", type=int, help="only the first N items of each task")
+    run.add_argument("--limit", type=positive_int, help="only the first N items of each task")
     run.add_argument("--prompt-set", help="recorded prompt set (default: the model's own family, e.g. molmo)")
     run.add_argument("--data", action="append", default=[], metavar="TASK=PATH",
                      help="a local copy of TASK in the hub schema (Parquet, JSON lines or save_to_disk); repeatable")
@@ -227,7 +216,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     """The options every command that loads a model shares: which model, how it runs, the seed."""
     parser.add_argument("--model", required=True, metavar="SPEC", help="KIND:TARGET, e.g. molmo:/path/to/checkpoint")
-    parser.add_argument("--batch-size", type=int, default=8, help="requests per generate call (default 8)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="requests per generate call (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed for everything random (default 0)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu; under torchrun cuda:LOCAL_RANK)")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
@@ -264,7 +253,7 @@ def _add_lmms_eval_parser(commands: argparse._SubParsersAction) -> None:
     bridge.add_argument("--data", action="append", default=[], metavar="TASK=PATH",
                         help="read TASK's documents from a local Parquet file in its dataset's schema, keeping its "
                         "prompts and metrics (for machines without the hub); repeatable")
-    bridge.add_argument("--limit", type=int, help="only the first N documents of each task")
+    bridge.add_argument("--limit", type=positive_int, help="only the first N documents of each task")
     bridge.add_argument("--out", type=Path, required=True, help="run folder")
     bridge.set_defaults(func=run_lmms_eval_command)
 

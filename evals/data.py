@@ -24,6 +24,7 @@ from typing import Any
 
 from evals.items import EvalItem
 from evals.tasks import FieldError, TaskSpec, get_task
+from molmo_arena.common.files import file_sha256
 
 _BATCH_ROWS = 256
 _SAVE_TO_DISK_MARKERS = ("state.json", "dataset_info.json")
@@ -64,14 +65,6 @@ def dataset_fingerprint(task: str | TaskSpec, data: str | Path | None = None) ->
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(f"{file.relative_to(path).as_posix()}\0{file_sha256(file)}\n".encode())
     return f"sha256:{digest.hexdigest()}"
-
-
-def file_sha256(file: Path) -> str:
-    """The file's sha256 in hex (what `sha256sum` prints); an unreadable file is an error that names it."""
-    try:
-        return hashlib.sha256(file.read_bytes()).hexdigest()
-    except OSError as err:
-        raise ValueError(f"{file}: cannot read: {err.strerror}") from err
 
 
 # ---------------------------------------------------------------------------------------------- hub

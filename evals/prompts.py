@@ -83,7 +83,7 @@ def _require(condition: bool, path: Path, message: str) -> None:
         raise ValueError(f"{path}: {message}")
 
 
-def _positive_int(value: Any) -> bool:
+def _is_positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
@@ -114,7 +114,7 @@ def _parse_set(path: Path, name: str, raw: Any) -> PromptSet:
             f"{where}: template {template_name!r} uses {sorted(unknown)}; it may use {', '.join(sorted(allowed))}",
         )
     for key in ("max_new_tokens", "max_crops"):
-        _require(_positive_int(raw.get(key)), path, f"{where}: {key!r} must be a positive integer")
+        _require(_is_positive_int(raw.get(key)), path, f"{where}: {key!r} must be a positive integer")
     _require(isinstance(raw.get("source"), str) and bool(raw["source"].strip()), path, f"{where}: 'source' is missing")
     option_format = raw.get("option_format")
     if "{options}" in templates.get("multiple_choice", ""):

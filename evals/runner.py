@@ -24,6 +24,7 @@ from evals.metrics.bootstrap import bootstrap_interval
 from evals.prompts import prompt_hash, render_prompt
 from evals.scoring import DEFAULT_PROFILE, answer_text, score_item
 from evals.tasks import TaskSpec, get_task, submission_task
+from molmo_arena.common.files import write_lines, write_text
 
 SCHEMA = "molmo-arena/run/v1"
 _PACKAGES = ("molmo-arena", "numpy", "torch", "transformers", "datasets", "pillow", "tokenizers")
@@ -92,10 +93,8 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 
 def _write_json(path: Path, document: dict[str, Any] | list[Any]) -> None:
-    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    os.replace(temporary, path)
+    """Write JSON whole or not at all, so a reader never sees half a file."""
+    write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 def _identity(adapter: ModelAdapter, config: RunConfig) -> dict[str, Any]:
@@ -241,10 +240,7 @@ class EvaluationRun:
         records = [r for rank in range(self.shard.world_size) for r in read_records(shards / f"rank-{rank}.jsonl")]
         order = {task: position for position, task in enumerate(self.config.tasks)}
         records.sort(key=lambda r: (order[r["task"]], r["index"]))
-        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        temporary = self.out / "samples.jsonl.tmp"
-        temporary.write_text(lines)
-        os.replace(temporary, self.out / "samples.jsonl")
+        write_lines(self.out / "samples.jsonl", (json.dumps(r, ensure_ascii=False) for r in records))
 
     def _finish(self, identity: dict[str, Any]) -> dict[str, Any]:
         records = read_records(self.out / "samples.jsonl")

@@ -11,7 +11,6 @@ by the fit's battle selection.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import math
 import zlib
@@ -41,15 +40,6 @@ FORMATS = (".jsonl", ".ndjson", ".json", ".csv", ".parquet")
 
 class BattleDataError(ValueError):
     """Bad battle data: the message names the file, where in it, and the field."""
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of the file's bytes, recorded with every fit so a rating can be traced to its input."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

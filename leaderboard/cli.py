@@ -1,12 +1,14 @@
 """`molmo-arena leaderboard ...`: fit ratings, publish a report, simulate battles.
 
-Only argparse is imported here; numpy, pandas and matplotlib load inside the command that runs.
+Only argparse (and the argument types) is imported here; numpy, pandas and matplotlib load inside the command that runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from molmo_arena.common.arguments import non_negative_int, positive_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -42,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     simulate.add_argument("--ratings", required=True, metavar="CSV",
                           help="a table with a 'model' column and a rating column")
     simulate.add_argument("--rating-column", default="elo", help="the rating column (default: elo)")
-    simulate.add_argument("--battles", type=int, default=10_000, help="number of battles (default: 10000)")
+    simulate.add_argument("--battles", type=positive_int, default=10_000, help="number of battles (default: 10000)")
     simulate.add_argument("--tie-rate", type=float, default=0.25, help="share of ties between close models")
     simulate.add_argument("--categories", default="", help="comma-separated categories to spread battles over")
     simulate.add_argument("--seed", type=int, default=0)
@@ -78,7 +80,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     parser.add_argument("--anchor", type=_anchor, metavar="MODEL=RATING",
                         help="fix one model's rating instead of centring the mean at 1000")
-    parser.add_argument("--min-battles", type=int, default=0,
+    parser.add_argument("--min-battles", type=non_negative_int, default=0,
                         help="flag (not drop) models with fewer battles than this")
     parser.add_argument("--category", help="fit only the battles of this category")
     parser.add_argument("--keep-named", action="store_true",
@@ -94,7 +96,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     style.add_argument("--style-ridge", type=float, default=0.0, metavar="LAMBDA",
                        help="ridge penalty (LAMBDA / 2) |beta|^2 on the style coefficients only (default: 0)")
     voters = parser.add_argument_group("voter controls")
-    voters.add_argument("--daily-votes-per-judge", type=int, metavar="K",
+    voters.add_argument("--daily-votes-per-judge", type=positive_int, metavar="K",
                         help="keep only each judge's first K votes of each (UTC) day")
     voters.add_argument("--outlier-test", action="store_true",
                         help="FastChat's anomalous-voter test: flag judges who vote against the crowd beyond "
@@ -110,8 +112,9 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
 def _fit(args: argparse.Namespace):
     from pathlib import Path
 
-    from leaderboard.battles import file_sha256, load_battles
+    from leaderboard.battles import load_battles
     from leaderboard.ratings import FitSettings, fit_leaderboard
+    from molmo_arena.common.files import file_sha256
 
     settings = FitSettings(ties=args.ties, ci=args.ci, rounds=args.rounds, seed=args.seed, anchor=args.anchor,
                            min_battles=args.min_battles, category=args.category, keep_named=args.keep_named,

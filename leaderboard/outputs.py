@@ -15,6 +15,7 @@ import pandas as pd
 
 from leaderboard.bradley_terry import ELO_PER_NAT
 from leaderboard.ratings import Leaderboard
+from molmo_arena.common.files import sync_folder, write_bytes
 
 SCHEMA = "molmo-arena/ratings/v1"
 CSV_COLUMNS = ("model", "rating", "lower", "upper", "rank", "battles", "wins", "losses", "ties", "flags")
@@ -148,15 +149,14 @@ def write_files(out_dir: str | Path, files: Mapping[str, bytes]) -> list[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         for name, data in files.items():
-            target = staging / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            write_bytes(staging / name, data)  # on disk (fsync'ed) before any file is moved in
         out_dir.mkdir(exist_ok=True)
         written = []
         for name in files:
             destination = out_dir / name
             destination.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, destination)
+            sync_folder(destination.parent)
             written.append(destination)
         return written
     finally:

@@ -244,10 +244,11 @@ class CorrectnessJudge:
     left_pull: float = 0.05
 
     def __call__(self, assignment, rng) -> str:
+        from arena.votes import SCREEN_CHOICES
         from evals.scoring import score_item
 
         if rng.random() < self.random_share:
-            return rng.choice(("left_better", "right_better", "tie_good", "tie_bad", "cant_tell"))
+            return rng.choice(SCREEN_CHOICES)
         task, item = self.truth[assignment.battle.prompt.prompt_id]
         left, right = (score_item(task, answer.text, item.answers, item.choices, item.meta).score
                        for answer in (assignment.left, assignment.right))
@@ -264,10 +265,11 @@ def publish(layout: Layout, db: str, benchmarks: Path) -> Path:
 
     from arena.db import make_engine
     from arena.export import export_battles
-    from leaderboard.battles import file_sha256, load_battles
+    from leaderboard.battles import load_battles
     from leaderboard.outputs import write_files
     from leaderboard.ratings import FitSettings, fit_leaderboard
     from leaderboard.report import build_report, load_benchmarks
+    from molmo_arena.common.files import file_sha256
 
     battles_file = layout.arena / "battles.jsonl"
     with sessionmaker(make_engine(db))() as session:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evals.adapters.base import Generation, GenerationRequest
+from molmo_arena.common.arguments import non_negative_float, non_negative_int, positive_float, positive_int
 
 ENV_PREFIX = "MOLMO_ARENA_OPENAI_"
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -46,34 +47,6 @@ MAX_RETRY_AFTER_S = 600.0
 
 class APIError(RuntimeError):
     """A request that failed for good (after its retries, or at once for a client error such as 400 or 401)."""
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError("must be at least 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError("must be at least 0")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:  # NaN fails too
-        raise ValueError("must be a number at least 0")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError("must be a number above 0")
-    return value
 
 
 def _flag(text: str) -> bool:
@@ -90,13 +63,13 @@ def _env_name(text: str) -> str:
 
 # option -> (parse, default)
 _OPTIONS: dict[str, tuple[Callable[[str], Any], str | None]] = {
-    "concurrency": (_positive_int, "8"),
-    "timeout": (_positive_float, "120"),
-    "retries": (_non_negative_int, "6"),
-    "backoff": (_non_negative_float, "1.0"),
+    "concurrency": (positive_int, "8"),
+    "timeout": (positive_float, "120"),
+    "retries": (non_negative_int, "6"),
+    "backoff": (non_negative_float, "1.0"),
     "key_env": (_env_name, "OPENAI_API_KEY"),
-    "input_price": (_non_negative_float, None),
-    "output_price": (_non_negative_float, None),
+    "input_price": (non_negative_float, None),
+    "output_price": (non_negative_float, None),
     "send_max_crops": (_flag, "0"),
 }
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evals.data import file_sha256
 from evals.lmms_bridge import MODEL_NAME, require_lmms_eval
+from molmo_arena.common.files import file_sha256
 
 SCHEMA = "molmo-arena/lmms-eval-run/1"
 

@@ -18,11 +18,12 @@ from PIL import Image
 
 from evals.adapters.base import GenerationRequest
 from evals.adapters.hf import HFAdapter
-from evals.data import file_sha256, load_items
+from evals.data import load_items
 from evals.fixtures import write_fixture
 from evals.lmms_bridge import cut_at_stops, image_bytes
 from evals.tiny_models import save_tiny
 from molmo_arena import main
+from molmo_arena.common.files import file_sha256
 from tests.evals.side_env import ROOT, run, side
 from tests.torch_threads import one_torch_thread
 

@@ -230,7 +230,7 @@ def test_options_come_from_the_query_or_the_environment(monkeypatch):
     ("http://127.0.0.1:8000/v1", "no model name"),
     ("http://user:pw@host/v1#m", "credentials do not belong in the URL"),
     ("http://host/v1?concurency=4#m", "unknown option 'concurency'"),
-    ("http://host/v1?concurrency=0#m", "option 'concurrency'='0': must be at least 1"),
+    ("http://host/v1?concurrency=0#m", "option 'concurrency'='0': expected a whole number of at least 1"),
     ("http://host/v1?timeout=soon#m", "option 'timeout'"),
     ("http://host/v1?send_max_crops=yes#m", "must be 0 or 1"),
     ("http://host/v1?key_env=MY-KEY#m", "environment variable name"),
