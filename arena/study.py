@@ -21,7 +21,6 @@ import binascii
 import hashlib
 import io
 import itertools
-import json
 import random
 import warnings
 from collections.abc import Iterator, Sequence
@@ -34,6 +33,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from arena.db import Answer, Battle, Image, Model, ModelPair, Prompt
+from molmo_arena.common.files import read_json_lines
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
@@ -238,21 +238,8 @@ def _add_model(session: Session, name: str) -> Model:
 
 def read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ('file:line', object) for every non-blank line."""
-    try:
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{where}: not valid JSON: {error}") from error
-                if not isinstance(record, dict):
-                    raise ValueError(f"{where}: expected a JSON object")
-                yield where, record
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: cannot read: {error}") from error
+    for number, record in read_json_lines(path):
+        yield f"{path}:{number}", record
 
 
 def _text_field(record: dict[str, Any], field: str, where: str) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from molmo_arena.common.arguments import positive_int
+from molmo_arena.common.files import read_json_lines
 
 if TYPE_CHECKING:
     from evals.metrics.judge import ChatCompletionsJudge
@@ -70,48 +71,39 @@ def read_predictions(path: Path, task: str | None = None) -> list[tuple[int, dic
     file, the line and the field on the first bad record. With `task`, lines of other tasks are skipped."""
     records: list[tuple[int, dict[str, Any]]] = []
     first_line: dict[str, int] = {}
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{where}: not valid JSON ({error.msg})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            if task is not None and record.get("task", task) != task:
-                continue
-            item_id = record.get("id")
-            _check(
-                isinstance(item_id, str | int) and not isinstance(item_id, bool),
-                where,
-                "id",
-                f"expected a string or an integer, got {item_id!r}",
-            )
-            _check(str(item_id) not in first_line, where, "id", f"duplicate of line {first_line.get(str(item_id))}")
-            first_line[str(item_id)] = number
-            _check(
-                isinstance(record.get("prediction"), str),
-                where,
-                "prediction",
-                f"expected a string, got {record.get('prediction')!r}",
-            )
-            answers = record.get("answers")
-            _check(
-                _is_strings(answers) and bool(answers), where, "answers", f"expected a list of strings, got {answers!r}"
-            )
-            choices = record.get("choices")
-            _check(
-                choices is None or _is_strings(choices),
-                where,
-                "choices",
-                f"expected a list of strings, got {choices!r}",
-            )
-            meta = record.get("meta")
-            _check(meta is None or isinstance(meta, dict), where, "meta", f"expected an object, got {meta!r}")
-            records.append((number, record))
+    for number, record in read_json_lines(path):
+        where = f"{path}:{number}"
+        if task is not None and record.get("task", task) != task:
+            continue
+        item_id = record.get("id")
+        _check(
+            isinstance(item_id, str | int) and not isinstance(item_id, bool),
+            where,
+            "id",
+            f"expected a string or an integer, got {item_id!r}",
+        )
+        _check(str(item_id) not in first_line, where, "id", f"duplicate of line {first_line.get(str(item_id))}")
+        first_line[str(item_id)] = number
+        _check(
+            isinstance(record.get("prediction"), str),
+            where,
+            "prediction",
+            f"expected a string, got {record.get('prediction')!r}",
+        )
+        answers = record.get("answers")
+        _check(
+            _is_strings(answers) and bool(answers), where, "answers", f"expected a list of strings, got {answers!r}"
+        )
+        choices = record.get("choices")
+        _check(
+            choices is None or _is_strings(choices),
+            where,
+            "choices",
+            f"expected a list of strings, got {choices!r}",
+        )
+        meta = record.get("meta")
+        _check(meta is None or isinstance(meta, dict), where, "meta", f"expected an object, got {meta!r}")
+        records.append((number, record))
     if not records:
         raise ValueError(f"{path}: no predictions" + (f" for task {task!r}" if task else ""))
     return records

@@ -24,7 +24,7 @@ from typing import Any
 
 from evals.items import EvalItem
 from evals.tasks import FieldError, TaskSpec, get_task
-from molmo_arena.common.files import file_sha256
+from molmo_arena.common.files import file_sha256, read_json_lines
 
 _BATCH_ROWS = 256
 _SAVE_TO_DISK_MARKERS = ("state.json", "dataset_info.json")
@@ -152,24 +152,11 @@ def _parquet_rows(file: Path) -> Iterator[dict[str, Any]]:
 
 
 def _jsonl_rows(file: Path) -> Iterator[dict[str, Any]]:
-    try:
-        lines = file.open(encoding="utf-8")
-    except OSError as err:
-        raise ValueError(f"{file}: cannot read: {err.strerror}") from err
-    with lines:
-        for number, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{file}: line {number + 1}: not JSON: {err.msg}") from err
-            if not isinstance(row, dict):
-                raise ValueError(f"{file}: line {number + 1}: expected a JSON object")
-            yield {name: _json_image(value, name, file, number) for name, value in row.items()}
+    for number, row in read_json_lines(file):
+        yield {name: _json_image(value, name, file, number) for name, value in row.items()}
 
 
-def _json_image(value: Any, name: str, file: Path, number: int) -> Any:
+def _json_image(value: Any, name: str, file: Path, line: int) -> Any:
     """Turn a JSON image cell back into what `datasets` holds: bytes from base64, or a path made absolute."""
     if not (isinstance(value, dict) and set(value) == {"bytes", "path"}):
         return value
@@ -178,7 +165,7 @@ def _json_image(value: Any, name: str, file: Path, number: int) -> Any:
         try:
             return {"bytes": base64.b64decode(data, validate=True), "path": path}
         except binascii.Error as err:
-            raise ValueError(f"{file}: line {number + 1}: field {name!r}: image bytes are not base64") from err
+            raise ValueError(f"{file}:{line}: field {name!r}: image bytes are not base64") from err
     if data is None and path:
         return {"bytes": None, "path": str(file.parent / path)}
     return value

@@ -1,4 +1,5 @@
-"""Files written whole or not at all, and the hashes that name inputs in every record.
+"""Files written whole or not at all, JSON-lines files read with errors that name the line, and the hashes that
+name inputs in every record.
 
 A file is written to a temporary file beside its destination, flushed to disk (fsync), renamed over the
 destination, and the rename itself is flushed (fsync of the folder): after a crash a reader finds the old file or
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 @contextlib.contextmanager
@@ -79,3 +81,22 @@ def file_sha256(path: str | Path) -> str:
     except OSError as error:
         raise ValueError(f"{path}: cannot read: {error.strerror}") from error
     return digest.hexdigest()
+
+
+def read_json_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a JSON-lines file; a line that is not a JSON object, or
+    a file that cannot be read as UTF-8 text, is a ValueError naming `path:line`."""
+    try:
+        with open(path, encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+                if not isinstance(record, dict):
+                    raise ValueError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+                yield number, record
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: cannot read: {error}") from error

@@ -91,3 +91,15 @@ def test_the_helpers_import_no_package_of_the_project():
     code = ("import sys, molmo_arena.common.files, molmo_arena.common.arguments; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'evals', 'arena', 'leaderboard', 'molmo'}))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+def test_json_lines_are_read_with_their_line_numbers_and_bad_lines_named(tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"a": 1}\n\n  \n{"b": 2}\n')
+    assert list(files.read_json_lines(good)) == [(1, {"a": 1}), (4, {"b": 2})]
+    for content, message in [(b'{"a": 1}\n{"a": \n', r"bad\.jsonl:2: not valid JSON"),
+                             (b'{"a": 1}\n[1, 2]\n', r"bad\.jsonl:2: expected a JSON object, got list"),
+                             (b'{"a": "\xff"}\n', r"bad\.jsonl: cannot read")]:
+        (tmp_path / "bad.jsonl").write_bytes(content)
+        with pytest.raises(ValueError, match=message):
+            list(files.read_json_lines(tmp_path / "bad.jsonl"))
