@@ -177,7 +177,7 @@ def _adapter(spec: str):
 
 def ask_page() -> None:
     """An annotator's own image and question, answered live by two models drawn at random, then voted on."""
-    from arena.live import add_live_battle
+    from arena.live import add_live_battle, stream_answers
     from evals.adapters.base import GenerationRequest
 
     factory = _sessions(_database_url())
@@ -197,13 +197,22 @@ def ask_page() -> None:
         return
     rng = random.Random()
     names = rng.sample(sorted(models), 2)
+    swapped = rng.random() < 0.5  # the first model's answer is `a`, on the right when swapped
     request = GenerationRequest(question.strip(), upload.getvalue(), max_new_tokens=256)
-    with st.spinner("Two models are answering..."):
-        answers = [(name, _adapter(models[name]).generate([request])[0].text) for name in names]
+    st.caption("Two models are answering...")
+    boxes = []
+    for column, side in zip(st.columns(2), "AB", strict=True):
+        with column, st.container(border=True):
+            st.markdown(f"#### Answer {side}")
+            boxes.append(st.empty())
+    on_screen = [1, 0] if swapped else [0, 1]
+    texts = stream_answers([_adapter(models[name]) for name in names], request,
+                           lambda index, text: boxes[on_screen[index]].markdown(safe_markdown(text)))
+    answers = list(zip(names, texts, strict=True))
     try:
         with factory() as session:
             assignment = add_live_battle(session, session.get(Annotator, annotator.id), upload.getvalue(), question,
-                                         answers, swapped=rng.random() < 0.5)
+                                         answers, swapped=swapped)
     except ValueError as error:
         st.error(f"That image cannot be used: {error}")
         return
