@@ -21,7 +21,7 @@ from arena import stats
 from arena.annotators import authenticate, disable_annotator
 from arena.db import Annotator, Assignment, Vote, make_engine
 from arena.render import safe_markdown
-from arena.sampling import next_battle
+from arena.sampling import AdaptivePairs, PairPolicy, UniformPairs, next_battle
 from arena.votes import DuplicateVoteError, NotAssignedError, record_vote
 
 CHOICES = (  # (screen choice, button label, keyboard shortcut)
@@ -32,6 +32,7 @@ CHOICES = (  # (screen choice, button label, keyboard shortcut)
     ("cant_tell", "Can't tell", "5"),
 )
 SESSION_PARAM = "session"
+SAMPLING_ENV = "MOLMO_ARENA_SAMPLING"  # "uniform" or "adaptive"
 LIVE_ENV = "MOLMO_ARENA_LIVE"  # "name=spec,name=spec": the models that answer annotators' own questions
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 
@@ -39,6 +40,12 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 @st.cache_resource
 def _sessions(url: str) -> sessionmaker[Session]:
     return sessionmaker(make_engine(url), expire_on_commit=False)
+
+
+@st.cache_resource
+def _pair_policy(name: str) -> PairPolicy:
+    """The process's pair policy (MOLMO_ARENA_SAMPLING, set by `arena serve --sampling`), shared by its sessions."""
+    return AdaptivePairs() if name == "adaptive" else UniformPairs()
 
 
 def _database_url() -> str:
@@ -120,7 +127,8 @@ def vote_page() -> None:
         assignment = session.get(Assignment, assignment_id) if assignment_id else None
         if assignment is None:
             rng = random.Random()
-            assignment = next_battle(session, session.get(Annotator, annotator.id), rng)
+            assignment = next_battle(session, session.get(Annotator, annotator.id), rng,
+                                     pairs=_pair_policy(os.environ.get(SAMPLING_ENV, "uniform")))
             if assignment is None:
                 st.success("You have voted on every battle there is. Thank you!")
                 return
