@@ -13,9 +13,9 @@ covariance, Wald 95% intervals) is asked two questions:
   this size resolves, so the question is which five lead, not their order.)
 
 It prints the votes each policy needed per seed, the median and mean, adaptive as a share of uniform, and the
-coverage of the intervals at the stopping points (the share of true ratings, centred like the fit, inside their
-95% intervals; it should stay near 95% since the sampling depends only on past outcomes, see
-docs/arena-sampling.md).
+coverage of the intervals (the share of true ratings, centred like the fit, inside their 95% intervals) at the
+stopping points and at fixed vote counts (`--coverage-at`); it should stay near 95% since the sampling depends only
+on past outcomes (docs/arena-sampling.md).
 
     .venv/bin/python bench/arena_adaptive.py [--seeds 5] [--tie-rate 0.25] [--max-votes 300000]
 """
@@ -41,10 +41,12 @@ Z95 = 1.959963984540054
 
 @dataclass
 class Outcome:
-    """When each question was first answered yes, and whether the true ratings were inside the intervals then."""
+    """When each question was first answered yes, and whether the true ratings were inside the intervals then and
+    at fixed vote counts."""
 
     votes: dict[str, int | None] = field(default_factory=lambda: {"widths": None, "top 5": None})
     covered: dict[str, list[bool]] = field(default_factory=lambda: {"widths": [], "top 5": []})
+    covered_at: dict[int, list[bool]] = field(default_factory=dict)
 
 
 def leaderboard_answers(wins: np.ndarray, ties: np.ndarray, truth: np.ndarray, half_width: float,
@@ -96,13 +98,15 @@ def simulate(policy_name: str, elo: np.ndarray, seed: int, args: argparse.Namesp
             score_low[q] += 0.5
         n_assigned[q] += 1
         games[q] += 1
-        if vote % args.check_every == 0:
+        if vote % args.check_every == 0 or vote in args.coverage_at:
             narrow, separated, covered = leaderboard_answers(wins, ties, truth, args.half_width, top)
             for question, yes in (("widths", narrow), ("top 5", separated)):
                 if yes and result.votes[question] is None:
                     result.votes[question] = vote
                     result.covered[question] = covered.tolist()
-            if all(v is not None for v in result.votes.values()):
+            if vote in args.coverage_at:
+                result.covered_at[vote] = covered.tolist()
+            if all(v is not None for v in result.votes.values()) and vote >= max(args.coverage_at, default=0):
                 break
     return result
 
@@ -116,13 +120,16 @@ def main() -> None:
     parser.add_argument("--refresh-every", type=int, default=REFRESH_EVERY,
                         help="votes between two fits inside the adaptive sampler")
     parser.add_argument("--max-votes", type=int, default=300_000)
+    parser.add_argument("--coverage-at", type=int, nargs="*", default=[25_000, 100_000],
+                        help="also check coverage at these fixed vote counts (no stopping rule involved)")
+    parser.add_argument("--policies", nargs="+", choices=("uniform", "adaptive"), default=["uniform", "adaptive"])
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     elo = pd.read_csv(TABLE)["elo"].to_numpy(float)
     print(f"{len(elo)} models from {TABLE.name}; ties at {args.tie_rate:.0%}; checks every {args.check_every} votes; "
           f"adaptive refits every {args.refresh_every}; seeds 0-{args.seeds - 1}")
     figures: dict[str, dict] = {}
-    for name in ("uniform", "adaptive"):
+    for name in args.policies:
         started = time.perf_counter()
         runs = [simulate(name, elo, seed, args) for seed in range(args.seeds)]
         figures[name] = {"seconds": round(time.perf_counter() - started, 1)}
@@ -134,7 +141,12 @@ def main() -> None:
                 "votes": votes, "median": float(np.median(reached)) if reached else None,
                 "mean": float(np.mean(reached)) if reached else None, "unreached": votes.count(None),
                 "coverage": float(np.mean(covered)) if covered else None}
+        figures[name]["coverage at"] = {
+            str(at): float(np.mean([c for run in runs for c in run.covered_at.get(at, [])])) for at in args.coverage_at}
         print(f"{name}: {figures[name]['seconds']} s")
+    if len(args.policies) < 2:
+        print(json.dumps(figures, indent=1))
+        return
     print("\n| question | uniform votes (median, mean) | adaptive votes (median, mean) | adaptive / uniform (median) "
           "| coverage uniform | coverage adaptive |\n|---|---|---|---|---|---|")
     for question in ("widths", "top 5"):
@@ -146,6 +158,9 @@ def main() -> None:
                f"{u['coverage']:.3f}" if u["coverage"] is not None else "-",
                f"{a['coverage']:.3f}" if a["coverage"] is not None else "-"]
         print("| " + " | ".join(row) + " |")
+    for at in args.coverage_at:
+        shares = [figures[name]["coverage at"][str(at)] for name in ("uniform", "adaptive")]
+        print(f"coverage at {at:,} votes (fixed, no stopping rule): uniform {shares[0]:.3f}, adaptive {shares[1]:.3f}")
     for name in ("uniform", "adaptive"):
         for question in ("widths", "top 5"):
             entry = figures[name][question]
