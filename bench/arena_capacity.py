@@ -407,13 +407,14 @@ def main() -> None:
                 results.append(measure(str(folder / f"capacity_{n}.sqlite"), args.servers, n, args, folder))
     print(f"think {args.think:g} s, measured {args.duration:g} s after a {args.ramp:g} s ramp, {args.sampling} "
           "sampling; the load generator runs on the same machine")
-    print("| db | servers | annotators | votes | votes/s | vote p50 / p99 ms | next battle p50 / p99 ms "
-          "| server CPU ms/vote | server CPU (cores) | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    header = ["db", "servers", "annotators", "votes", "votes/s", "vote p50 / p99 ms", "next battle p50 / p99 ms",
+              "server CPU ms/vote", "server CPU (cores)", "errors"]
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for r in results:
-        print(f"| {r['db']} | {r['servers']} | {r['annotators']} | {r['votes']} | {r['votes_per_s']:.1f} "
-              f"| {r['vote_p50_ms']:.0f} / {r['vote_p99_ms']:.0f} | {r['next_p50_ms']:.0f} / {r['next_p99_ms']:.0f} "
-              f"| {r['server_cpu_ms_per_vote']:.0f} | {r['server_cpu_share']:.2f} | {r['errors']} |")
+        cells = [r["db"], r["servers"], r["annotators"], r["votes"], f"{r['votes_per_s']:.1f}",
+                 f"{r['vote_p50_ms']:.0f} / {r['vote_p99_ms']:.0f}", f"{r['next_p50_ms']:.0f} / {r['next_p99_ms']:.0f}",
+                 f"{r['server_cpu_ms_per_vote']:.0f}", f"{r['server_cpu_share']:.2f}", r["errors"]]
+        print("| " + " | ".join(str(cell) for cell in cells) + " |")
         if r["first_error"]:
             print(f"  first error: {r['first_error']}")
         if r["browser_samples"]:
