@@ -312,11 +312,9 @@ def browser_calibration(base_url: str, tokens: list[str], measure: tuple[float, 
             page = rng.choice(pages)
             page.keyboard.press(rng.choice("12345"))
             page.get_by_role("button", name="Next battle").wait_for(timeout=60_000)
-            old = page.get_by_text("Signed in as").inner_text()
             began = time.monotonic()
-            page.keyboard.press("Enter")
+            page.keyboard.press("Enter")  # the vote buttons are not on the reveal: their return is the new battle
             page.get_by_role("button", name="A is better (1)").wait_for(timeout=60_000)
-            page.wait_for_function("t => !document.body.innerText.includes(t)", arg=old, timeout=60_000)
             if began >= measure[0]:
                 timings.next_s.append(time.monotonic() - began)
         browser.close()
