@@ -80,6 +80,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="serve the voting app (Streamlit)")
     serve.add_argument("--port", type=int, default=8501)
     serve.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--sampling", choices=("uniform", "adaptive"), default="uniform",
+                       help="uniform: the least-voted model pair next (default); adaptive: the pair whose next vote "
+                       "shrinks the leaderboard's uncertainty most, with a floor so no pair starves "
+                       "(docs/arena-sampling.md)")
     serve.add_argument("--live", action="append", default=[], metavar="NAME=SPEC",
                        help="a model that answers annotators' own uploaded questions live (give two or more to "
                        "enable the 'Ask your own' page), e.g. tiny=hf:/path")
@@ -242,13 +246,18 @@ def run_serve(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
                "--server.address", args.address, "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-               "--client.toolbarMode", "minimal", "--server.maxUploadSize", str(MAX_IMAGE_BYTES // 2**20)]
+               "--client.toolbarMode", "minimal", "--server.maxUploadSize", str(MAX_IMAGE_BYTES // 2**20),
+               # Streamlit's runner.postScriptGC (streamlit/config.py) runs a full gc.collect(2) after every script
+               # run: 85% of the server's CPU per vote (382 -> 56 ms measured with bench/arena_capacity.py).
+               # Python's own generational collector still runs.
+               "--runner.postScriptGC", "false"]
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ, MOLMO_ARENA_DB=args.db, MOLMO_ARENA_LIVE=",".join(args.live),
                MOLMO_ARENA_SECRET_FILE=str(args.secret_file.absolute()),
-               MOLMO_ARENA_SESSION_HOURS=str(args.session_hours),
+               MOLMO_ARENA_SESSION_HOURS=str(args.session_hours), MOLMO_ARENA_SAMPLING=args.sampling,
                PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
-    print(f"arena on http://{args.address}:{args.port} (database {args.db}); Ctrl+C stops it", flush=True)
+    print(f"arena on http://{args.address}:{args.port} (database {args.db}, {args.sampling} pair sampling); "
+          "Ctrl+C stops it", flush=True)
     child = subprocess.Popen(command, env=env)
     forwarded = (signal.SIGTERM, signal.SIGINT)
     previous = {number: signal.signal(number, lambda number, _frame: child.send_signal(number))

@@ -3,20 +3,24 @@
 A live battle belongs to the annotator who asked: it has no model pair (`pair_id` is None) and is not gold,
 so the sampler never shows it to anyone else; its vote is exported like any other, in category "live".
 The uploaded image is checked like an imported one (size, format, pixel count, full decode).
+The two models answer at the same time, and the page shows their answers as they grow (`stream_answers`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arena.db import Annotator, Answer, Assignment, Battle, Image, Model, Prompt
 from arena.study import check_image
+from evals.adapters.base import GenerationRequest, ModelAdapter, generate_streaming
 
 LIVE_CATEGORY = "live"
 
@@ -52,3 +56,39 @@ def add_live_battle(
     session.add(assignment)
     session.commit()
     return assignment
+
+
+def stream_answers(adapters: Sequence[ModelAdapter], request: GenerationRequest, show: Callable[[int, str], None],
+                   poll_s: float = 0.05) -> list[str]:
+    """Every adapter answers `request` at once, each on its own thread; returns their final answers, in order.
+
+    While they generate, `show(index, answer so far)` is called on the calling thread (Streamlit draws only from
+    the script's own thread) whenever an answer has grown, at most every `poll_s` seconds, and once more with each
+    final answer. A failing adapter's error is raised once the others are done.
+    """
+    latest: list[str | None] = [None] * len(adapters)
+    shown: list[str | None] = [None] * len(adapters)
+    lock = threading.Lock()
+
+    def answer(index: int) -> str:
+        def grow(_: int, text: str) -> None:
+            with lock:
+                latest[index] = text
+
+        return generate_streaming(adapters[index], [request], grow)[0].text
+
+    def flush() -> None:
+        with lock:
+            changed = [(i, text) for i, text in enumerate(latest) if text is not None and text != shown[i]]
+        for index, text in changed:
+            show(index, text)
+            shown[index] = text
+
+    with ThreadPoolExecutor(max_workers=len(adapters), thread_name_prefix="live-answer") as pool:
+        futures = [pool.submit(answer, index) for index in range(len(adapters))]
+        while not all(future.done() for future in futures):
+            wait(futures, timeout=poll_s)
+            flush()
+    answers = [future.result() for future in futures]
+    flush()
+    return answers

@@ -33,6 +33,7 @@ from arena.annotators import (
 )
 from arena.db import Annotator, session_factory
 from arena.render import render_markdown
+from arena.sampling import AdaptivePairs, PairPolicy, UniformPairs
 from arena.vote_flow import NextClicked, Opened, VoteClicked, VoteState, advance
 from arena.votes import MAX_REASON_CHARS, AnnotatorDisabledError, AnnotatorVotes, BattleView
 
@@ -45,6 +46,7 @@ CHOICES = (  # (screen choice, button label, keyboard shortcut); the button show
 )
 VOTER, ADMIN = "session", "admin"  # the two sign-in slots, named as their URL parameters
 FLOW, EVENT = "vote-flow", "vote-event"  # session-state keys: (annotator id, VoteState) and the click to apply
+SAMPLING_ENV = "MOLMO_ARENA_SAMPLING"  # "uniform" or "adaptive", set by `arena serve --sampling`
 LIVE_ENV = "MOLMO_ARENA_LIVE"  # "name=spec,name=spec": the models that answer annotators' own questions
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 
@@ -76,6 +78,12 @@ for (const element of [document.scrollingElement, document.querySelector('[data-
 @st.cache_resource
 def _sessions(url: str) -> sessionmaker[Session]:
     return session_factory(url)
+
+
+@st.cache_resource
+def _pair_policy(name: str) -> PairPolicy:
+    """The process's pair policy (`arena serve --sampling`), shared by its sessions."""
+    return AdaptivePairs() if name == "adaptive" else UniformPairs()
 
 
 def _setting(name: str) -> str:
@@ -176,7 +184,7 @@ def vote_page() -> None:
     if annotator is None:
         _sign_in_form(factory, VOTER)
         return
-    store = AnnotatorVotes(factory, annotator.id)
+    store = AnnotatorVotes(factory, annotator.id, pairs=_pair_policy(os.environ.get(SAMPLING_ENV, "uniform")))
     owner, state = st.session_state.get(FLOW, (None, VoteState()))
     if owner != annotator.id:
         state = VoteState()
@@ -260,7 +268,7 @@ def _adapter(spec: str):
 
 def ask_page() -> None:
     """An annotator's own image and question, answered live by two models drawn at random, then voted on."""
-    from arena.live import add_live_battle
+    from arena.live import add_live_battle, stream_answers
     from evals.adapters.base import GenerationRequest
 
     factory = _factory()
@@ -281,13 +289,22 @@ def ask_page() -> None:
         return
     rng = random.Random()
     names = rng.sample(sorted(models), 2)
+    swapped = rng.random() < 0.5  # the first model's answer is `a`, on the right when swapped
     request = GenerationRequest(question.strip(), upload.getvalue(), max_new_tokens=256)
-    with st.spinner("Two models are answering..."):
-        answers = [(name, _adapter(models[name]).generate([request])[0].text) for name in names]
+    st.caption("Two models are answering...")
+    boxes = []
+    for column, side in zip(st.columns(2), "AB", strict=True):
+        with column, st.container(border=True):
+            st.markdown(f"#### Answer {side}")
+            boxes.append(st.empty())
+    on_screen = [1, 0] if swapped else [0, 1]
+    texts = stream_answers([_adapter(models[name]) for name in names], request,
+                           lambda index, text: boxes[on_screen[index]].html(render_markdown(text)))
+    answers = list(zip(names, texts, strict=True))
     try:
         with factory() as session:
             assignment = add_live_battle(session, session.get(Annotator, annotator.id), upload.getvalue(), question,
-                                         answers, swapped=rng.random() < 0.5)
+                                         answers, swapped=swapped)
     except ValueError as error:
         st.error(f"That image cannot be used: {error}")
         return

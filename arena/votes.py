@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arena.db import BATTLE_MODELS, Annotator, Assignment, Vote
-from arena.sampling import next_battle
+from arena.sampling import PairPolicy, next_battle
 
 SCREEN_CHOICES = ("left_better", "right_better", "tie_good", "tie_bad", "cant_tell")
 MAX_REASON_CHARS = 2000
@@ -121,13 +121,15 @@ class BattleView:
 class AnnotatorVotes:
     """The vote flow's store for one annotator: each call opens its own session from `session_factory`.
 
-    `rng` draws the pairings and sides (fresh entropy when None)."""
+    `rng` draws the pairings and sides (fresh entropy when None); `pairs` orders the model pairs
+    (`arena.sampling.UniformPairs` when None)."""
 
     def __init__(self, session_factory: Callable[[], Session], annotator_id: int,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, pairs: PairPolicy | None = None) -> None:
         self.session_factory = session_factory
         self.annotator_id = annotator_id
         self.rng = rng or random.Random()
+        self.pairs = pairs
 
     def next_battle(self) -> int | None:
         """The battle to show next (the annotator's unvoted assignment first, else a new one), or None when the
@@ -136,7 +138,7 @@ class AnnotatorVotes:
             annotator = session.get(Annotator, self.annotator_id)
             if annotator is None or not annotator.enabled:
                 raise AnnotatorDisabledError(f"annotator {self.annotator_id} is disabled or unknown")
-            assignment = next_battle(session, annotator, self.rng)
+            assignment = next_battle(session, annotator, self.rng, pairs=self.pairs)
             return None if assignment is None else assignment.battle_id
 
     def vote(self, battle_id: int, choice_on_screen: str, reason: str | None = None) -> Revealed:

@@ -8,13 +8,21 @@ from the network, so http(s) image URLs are refused. One user message per reques
 newlines, at most one image); decoding is greedy, so `temperature` must be 0 or absent. `max_crops` is an optional
 extension field passed to the adapter (the in-repo Molmo crops images by it).
 Errors are OpenAI-style JSON (`{"error": {"message", "type", "param", "code"}}`) with 400 naming the field,
-404 for an unknown path or model, 413 for a body over 64 MiB and 500 when the model fails.
+401 without the API key (when the server has one), 404 for an unknown path or model, 413 for a body over 64 MiB
+and 500 when the model fails.
+
+`stream: true` answers with server-sent events in the format of OpenAI's chat-completions streaming
+(https://platform.openai.com/docs/api-reference/chat-streaming): `chat.completion.chunk` objects carrying the role,
+then the content as it grows, then the finish reason, optionally a last chunk with the usage
+(`stream_options.include_usage`), then `data: [DONE]`. Streamed requests are batched with all others; adapters
+that can report tokens as they are decoded (`streams_text`) stream word by word, others in one piece.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import io
 import json
 import logging
@@ -22,13 +30,14 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from evals.adapters.base import Generation, GenerationRequest, ModelAdapter
+from evals.adapters.base import Generation, GenerationRequest, ModelAdapter, generate_streaming
 
 DEFAULT_MAX_TOKENS = 256
 MAX_BODY_BYTES = 64 << 20
@@ -49,10 +58,12 @@ def _bad(param: str, message: str) -> RequestError:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """A chat-completions body reduced to what an adapter takes."""
+    """A chat-completions body reduced to what an adapter takes, and how to answer it (streamed or whole)."""
 
     generation: GenerationRequest
     max_tokens: int
+    stream: bool = False
+    include_usage: bool = False  # stream_options.include_usage: a last chunk with the token counts
 
 
 def _decode_image(url: Any, param: str) -> bytes:
@@ -98,8 +109,10 @@ def parse_chat_request(body: Any, served_name: str) -> ChatRequest:
     if model != served_name:
         raise RequestError(404, f"model {model!r} does not exist; this server serves {served_name!r}", "model",
                            "model_not_found")
-    if body.get("stream"):
-        raise _bad("stream", "streaming is not supported; send stream: false or leave it out")
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise _bad("stream", f"expected true or false, got {stream!r}")
+    include_usage = _stream_options(body.get("stream_options"), bool(stream))
     temperature = body.get("temperature")
     if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, int | float)
                                     or temperature != 0):
@@ -142,11 +155,57 @@ def parse_chat_request(body: Any, served_name: str) -> ChatRequest:
     max_tokens = max_tokens or DEFAULT_MAX_TOKENS
     request = GenerationRequest(prompt="\n".join(texts), images=tuple(images), max_new_tokens=max_tokens,
                                 max_crops=max_crops)
-    return ChatRequest(request, max_tokens)
+    return ChatRequest(request, max_tokens, bool(stream), include_usage)
+
+
+def _stream_options(options: Any, stream: bool) -> bool:
+    """`stream_options` (only with `stream: true`, as OpenAI's API has it) -> include_usage."""
+    if options is None:
+        return False
+    if not stream:
+        raise _bad("stream_options", "only allowed when stream is true")
+    if not isinstance(options, dict):
+        raise _bad("stream_options", f"expected an object, got {options!r}")
+    include_usage = options.get("include_usage", False)
+    if not isinstance(include_usage, bool):
+        raise _bad("stream_options.include_usage", f"expected true or false, got {include_usage!r}")
+    return include_usage
+
+
+def stable_prefix(text: str) -> str:
+    """The part of an unfinished answer that later tokens leave as it is: everything before its last whitespace.
+
+    The last word may still grow, end in half a UTF-8 character (decoded as U+FFFD), or lose the space before it
+    when a tokenizer cleans up spaces before punctuation, so it is held back until the next word or the end.
+    """
+    cut = max((i for i, char in enumerate(text) if char.isspace()), default=0)
+    return text[:cut]
+
+
+def next_delta(sent: str, text: str, final: bool) -> str:
+    """The text to stream after `sent`, given the answer so far (`final`: the whole answer): what `text`'s stable
+    part adds, or nothing when it does not extend what was sent."""
+    target = text if final else stable_prefix(text)
+    if not target.startswith(sent):
+        if final:
+            log.warning("the final answer does not extend the streamed text; the stream ends as it is")
+        return ""
+    return target[len(sent):]
+
+
+@dataclass
+class _Job:
+    request: GenerationRequest
+    future: Future[Generation]
+    on_text: Callable[[str], None] | None  # a streamed request's sink for its answer so far
 
 
 class Batcher:
-    """One thread that runs the adapter: requests arriving within `window_s` of the first are answered together."""
+    """One thread that runs the adapter: requests arriving within `window_s` of the first are answered together.
+
+    A streamed request is batched like any other; while its batch generates, its answer so far goes to its own
+    `on_text` (through `evals.adapters.base.generate_streaming`, token by token where the adapter can stream).
+    """
 
     def __init__(self, adapter: ModelAdapter, max_batch: int = 8, window_s: float = 0.005) -> None:
         if max_batch < 1:
@@ -156,13 +215,13 @@ class Batcher:
         self.window_s = window_s
         self.requests = 0
         self.batches = 0
-        self._queue: queue.Queue[tuple[GenerationRequest, Future[Generation]] | None] = queue.Queue()
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="molmo-arena-batcher", daemon=True)
         self._thread.start()
 
-    def submit(self, request: GenerationRequest) -> Future[Generation]:
+    def submit(self, request: GenerationRequest, on_text: Callable[[str], None] | None = None) -> Future[Generation]:
         future: Future[Generation] = Future()
-        self._queue.put((request, future))
+        self._queue.put(_Job(request, future, on_text))
         return future
 
     def close(self) -> None:
@@ -185,15 +244,19 @@ class Batcher:
                 jobs.append(job)
             # Adapters take batches of one kind: with images or text only.
             for with_image in (True, False):
-                group = [(r, f) for r, f in jobs if bool(r.images) == with_image]
+                group = [job for job in jobs if bool(job.request.images) == with_image]
                 if group:
                     self.batches += 1
                     self.requests += len(group)
                     self._run(group)
 
-    def _run(self, jobs: list[tuple[GenerationRequest, Future[Generation]]]) -> None:
+    def _run(self, jobs: list[_Job]) -> None:
+        requests = [job.request for job in jobs]
         try:
-            answers = self.adapter.generate([request for request, _ in jobs])
+            if any(job.on_text is not None for job in jobs):
+                answers = generate_streaming(self.adapter, requests, lambda index, text: _forward(jobs[index], text))
+            else:
+                answers = self.adapter.generate(requests)
             if len(answers) != len(jobs):
                 raise RuntimeError(f"the adapter gave {len(answers)} answers to {len(jobs)} requests")
         except Exception as error:
@@ -202,10 +265,15 @@ class Batcher:
                     self._run([job])
                 return
             log.exception("generation failed")
-            jobs[0][1].set_exception(RequestError(500, f"the model failed: {type(error).__name__}: {error}"[:500]))
+            jobs[0].future.set_exception(RequestError(500, f"the model failed: {type(error).__name__}: {error}"[:500]))
             return
-        for (_, future), answer in zip(jobs, answers, strict=True):
-            future.set_result(answer)
+        for job, answer in zip(jobs, answers, strict=True):
+            job.future.set_result(answer)
+
+
+def _forward(job: _Job, text: str) -> None:
+    if job.on_text is not None:
+        job.on_text(text)
 
 
 def _prompt_tokens(adapter: ModelAdapter, text: str) -> int:
@@ -223,9 +291,10 @@ class ChatServer(ThreadingHTTPServer):
     request_queue_size = 1024  # the listen backlog: a burst of clients must queue, not wait out SYN retries
 
     def __init__(self, adapter: ModelAdapter, name: str, host: str = "127.0.0.1", port: int = 8000,
-                 max_batch: int = 8, window_s: float = 0.005) -> None:
+                 max_batch: int = 8, window_s: float = 0.005, api_key: str | None = None) -> None:
         self.adapter = adapter
         self.name = name
+        self.api_key = api_key or None
         self.created = int(time.time())
         self.batcher = Batcher(adapter, max_batch, window_s)
         super().__init__((host, port), _Handler)
@@ -237,19 +306,66 @@ class ChatServer(ThreadingHTTPServer):
     def completion(self, chat: ChatRequest) -> dict[str, Any]:
         """Answer one validated request through the batcher, as an OpenAI chat.completion object."""
         answer = self.batcher.submit(chat.generation).result()
-        completion_tokens = answer.output_tokens or 0
-        prompt_tokens = _prompt_tokens(self.adapter, answer.prompt)
-        finish = "length" if answer.output_tokens is not None and answer.output_tokens >= chat.max_tokens else "stop"
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": self.name,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
-                         "logprobs": None, "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
+                         "logprobs": None, "finish_reason": _finish_reason(answer, chat)}],
+            "usage": self._usage(answer),
         }
+
+    def completion_chunks(self, chat: ChatRequest) -> Iterator[dict[str, Any]]:
+        """Answer one validated request through the batcher as OpenAI chat.completion.chunk objects: the role, the
+        content as it grows, the finish reason, then with `include_usage` a chunk with no choices and the token
+        counts. A model failure raises RequestError after the chunks already yielded."""
+        texts: queue.Queue[str | None] = queue.Queue()  # the answer so far, then None once the future is done
+        future = self.batcher.submit(chat.generation, texts.put)
+        future.add_done_callback(lambda _: texts.put(None))
+        head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": self.name}
+        usage: dict[str, Any] = {"usage": None} if chat.include_usage else {}
+
+        def chunk(delta: dict[str, str], finish: str | None = None) -> dict[str, Any]:
+            return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+                    **usage}
+
+        yield chunk({"role": "assistant", "content": ""})
+        sent, finished = "", False
+        while not finished:
+            pending = [texts.get()]
+            while not texts.empty():  # a slow reader gets the newest text, not every step
+                pending.append(texts.get_nowait())
+            finished = None in pending
+            latest = [text for text in pending if text is not None]
+            if latest and (delta := next_delta(sent, latest[-1], final=False)):
+                sent += delta
+                yield chunk({"content": delta})
+        answer = future.result()
+        if delta := next_delta(sent, answer.text, final=True):
+            yield chunk({"content": delta})
+        yield chunk({}, _finish_reason(answer, chat))
+        if chat.include_usage:
+            yield {**head, "choices": [], "usage": self._usage(answer)}
+
+    def _usage(self, answer: Generation) -> dict[str, int]:
+        completion_tokens = answer.output_tokens or 0
+        prompt_tokens = _prompt_tokens(self.adapter, answer.prompt)
+        return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens}
+
+
+def _finish_reason(answer: Generation, chat: ChatRequest) -> str:
+    return "length" if answer.output_tokens is not None and answer.output_tokens >= chat.max_tokens else "stop"
+
+
+def _error_document(error: RequestError) -> dict[str, Any]:
+    """OpenAI's error body: {"error": {"message", "type", "param", "code"}}."""
+    kind = "invalid_request_error" if error.status < 500 else "server_error"
+    if error.status == 404:
+        kind = "not_found_error"
+    return {"error": {"message": error.message, "type": kind, "param": error.param, "code": error.code}}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -258,6 +374,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
+        if not self._authorized(path):
+            return
         if path == "/health":
             self._send(200, {"status": "ok", "model": self.server.name, "requests": self.server.batcher.requests,
                              "batches": self.server.batcher.batches})
@@ -270,17 +388,62 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
+        if not self._authorized(path):
+            return
         try:
             body = self._read_json()  # read even for a wrong path, so the connection stays usable
             if path != "/v1/chat/completions":
                 raise RequestError(404, f"no such path: POST {path or '/'}", code="not_found")
             chat = parse_chat_request(body, self.server.name)
-            self._send(200, self.server.completion(chat))
+            if chat.stream:
+                self._stream(self.server.completion_chunks(chat))
+            else:
+                self._send(200, self.server.completion(chat))
         except RequestError as error:
             self._error(error)
         except Exception:
             log.exception("unexpected error answering %s", path)
             self._error(RequestError(500, "internal server error"))
+
+    def _authorized(self, path: str) -> bool:
+        """With an API key, everything under /v1 needs `Authorization: Bearer KEY` (as vLLM's --api-key does; /health
+        stays open for load balancers). A refusal is answered before the body is read, and closes the connection."""
+        key = self.server.api_key
+        if key is None or not path.startswith("/v1"):
+            return True
+        scheme, _, given = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), key.encode()):
+            return True
+        self.close_connection = True
+        self._error(RequestError(401, "Authorization: missing or incorrect API key; send 'Authorization: Bearer "
+                                 "KEY' with the key the server was started with", "Authorization", "invalid_api_key"))
+        return False
+
+    def _stream(self, chunks: Iterator[dict[str, Any]]) -> None:
+        """Server-sent events, one `data: JSON` per chunk and `data: [DONE]` at the end, in HTTP/1.1 chunked encoding
+        (the connection stays usable). A model failure mid-stream is sent as a `data: {"error": ...}` event."""
+        self.send_response(200, "OK")
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            try:
+                for chunk in chunks:
+                    self._write_event(json.dumps(chunk, ensure_ascii=False))
+            except Exception as error:
+                if not isinstance(error, RequestError):
+                    log.exception("unexpected error while streaming")
+                    error = RequestError(500, "internal server error")
+                self._write_event(json.dumps(_error_document(error), ensure_ascii=False))
+            self._write_event("[DONE]")
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):  # the client left; its answer is still generated with the batch
+            self.close_connection = True
+
+    def _write_event(self, data: str) -> None:
+        event = f"data: {data}\n\n".encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
 
     def _read_json(self) -> Any:
         length = self.headers.get("Content-Length")
@@ -298,11 +461,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise RequestError(400, f"the body is not valid JSON ({error})") from None
 
     def _error(self, error: RequestError) -> None:
-        kind = "invalid_request_error" if error.status < 500 else "server_error"
-        if error.status == 404:
-            kind = "not_found_error"
-        self._send(error.status, {"error": {"message": error.message, "type": kind, "param": error.param,
-                                            "code": error.code}})
+        self._send(error.status, _error_document(error))
 
     def _send(self, status: int, document: dict[str, Any]) -> None:
         data = json.dumps(document, ensure_ascii=False).encode()

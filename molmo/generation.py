@@ -8,6 +8,7 @@ EOS, after which it is fed padding that nobody reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -48,11 +49,13 @@ def generate(
     top_p: float = 1.0,
     seed: int = 0,
     use_cache: bool = True,
+    on_step: Callable[[torch.Tensor], None] | None = None,
 ) -> GenerationResult:
     """Continue every row of `batch` by up to `max_new_tokens`, stopping each row at the processor's EOS.
 
     Greedy unless `do_sample`; sampling draws from a torch.Generator seeded with `seed`, so equal
-    arguments give equal outputs.
+    arguments give equal outputs. `on_step`, when given, receives each step's new tokens (B,) as they are
+    chosen (padding for rows already finished), so a caller can stream the answers.
     """
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
@@ -79,6 +82,8 @@ def generate(
         token = sample_top_p(logits, temperature, top_p, generator) if do_sample else logits.argmax(dim=-1)
         token = token.masked_fill(finished, processor.pad_token_id)  # (B,)
         new_tokens.append(token)
+        if on_step is not None:
+            on_step(token)
         finished |= token == eos
         if bool(finished.all()):
             break

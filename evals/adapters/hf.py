@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from evals.adapters.base import Generation, GenerationRequest
+from evals.adapters.base import Generation, GenerationRequest, TextCallback, TokenStream
 
 # Families prompted without a chat template: a plain prompt with `{image}` (the processor's image token) and
 # `{prompt}`. PaliGemma takes a task prefix ("answer en" for question answering); its processor puts <bos> after
@@ -99,6 +99,7 @@ class HFAdapter:
     images, one placeholder each before the text, and the processor expands them into the family's image tokens."""
 
     prompt_family = "generic"
+    streams_text = True  # generate() takes on_text (see evals.adapters.base.generate_streaming)
 
     def __init__(self, target: str, spec: str | None = None, device: str = "cpu", dtype: str = "auto",
                  revision: str | None = None) -> None:
@@ -143,7 +144,7 @@ class HFAdapter:
         return self.processor.tokenizer.apply_chat_template(
             messages, chat_template=self.processor.chat_template, add_generation_prompt=True, tokenize=False)
 
-    def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
+    def generate(self, requests: list[GenerationRequest], on_text: TextCallback | None = None) -> list[Generation]:
         import torch
         from PIL import Image
 
@@ -157,8 +158,9 @@ class HFAdapter:
         inputs.pop("labels", None)  # training targets some processors add (PaliGemma's), not generation inputs
         inputs = inputs.to(self.device)
         max_new_tokens = max(r.max_new_tokens for r in requests)
+        streamer = None if on_text is None else self._streamer(requests, on_text)
         with torch.inference_mode():
-            output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+            output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, streamer=streamer)
         new_tokens = output[:, inputs["input_ids"].shape[1]:]
         answers = []
         for request, text, row in zip(requests, texts, new_tokens, strict=True):
@@ -168,3 +170,22 @@ class HFAdapter:
             answer = self.processor.tokenizer.decode(tokens, skip_special_tokens=True).strip()
             answers.append(Generation(text=answer, prompt=text, output_tokens=len(tokens)))
         return answers
+
+    def _streamer(self, requests: list[GenerationRequest], on_text: TextCallback) -> Any:
+        """A transformers streamer over the whole batch: `generate` puts the prompt ids (B, T) first, then each
+        step's new token of every row (B,); each row's text goes to `on_text`, decoded as in `generate`."""
+        from transformers.generation.streamers import BaseStreamer
+
+        stream = TokenStream(requests, self.stop_ids,
+                             lambda ids: self.processor.tokenizer.decode(ids, skip_special_tokens=True).strip(),
+                             on_text)
+
+        class BatchStreamer(BaseStreamer):
+            def put(self, value: Any) -> None:
+                if value.dim() == 1:  # the prompt comes as (B, T) and is not part of the answer
+                    stream.push(value.tolist())
+
+            def end(self) -> None:
+                pass
+
+        return BatchStreamer()

@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from evals.adapters.base import Generation, GenerationRequest
+from evals.adapters.base import Generation, GenerationRequest, TextCallback, TokenStream
 
 SEED = 0  # the weights of a preset
 
@@ -21,6 +21,7 @@ class MolmoAdapter:
     """Batched greedy generation with the in-repo model; the recorded prompt goes in the user turn as is."""
 
     prompt_family = "molmo"
+    streams_text = True  # generate() takes on_text (see evals.adapters.base.generate_streaming)
 
     def __init__(self, model: Any, tokenizer: Any, spec: str, target: str, device: str = "cpu") -> None:
         from molmo.processing import MolmoProcessor
@@ -65,7 +66,7 @@ class MolmoAdapter:
             "device": self.device,
         }
 
-    def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
+    def generate(self, requests: list[GenerationRequest], on_text: TextCallback | None = None) -> list[Generation]:
         from PIL import Image
 
         from molmo.generation import generate
@@ -74,7 +75,10 @@ class MolmoAdapter:
         # first, as the release's own MMMU evaluation does (allenai/molmo olmo/data/academic_datasets.py, image_1).
         images = [Image.open(io.BytesIO(r.images[0])) if r.images else None for r in requests]
         batch = self.processor([r.prompt for r in requests], images, max_crops=[r.max_crops for r in requests])
-        result = generate(self.model, self.processor, batch, max_new_tokens=max(r.max_new_tokens for r in requests))
+        stream = None if on_text is None else TokenStream(
+            requests, {self.processor.eos_token_id}, lambda ids: self.processor.decode(ids).strip(), on_text)
+        result = generate(self.model, self.processor, batch, max_new_tokens=max(r.max_new_tokens for r in requests),
+                          on_step=None if stream is None else lambda tokens: stream.push(tokens.tolist()))
         answers = []
         for request, prompt, generated in zip(requests, batch.prompts, result.token_ids, strict=True):
             ids = generated[: request.max_new_tokens]

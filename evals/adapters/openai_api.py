@@ -15,12 +15,15 @@ of a batch is one `POST BASE_URL/chat/completions` (the images inline as base64 
   (hosted APIs reject unknown fields, so it is off by default).
 
 The API key is read from the environment for each request and never stored, described or put in an error.
+Evaluation sends plain requests; a caller that wants to watch answers grow (`generate(..., on_text=...)`, the arena's
+live page) gets them streamed (`stream: true`; a retried request starts its answer again).
 """
 
 from __future__ import annotations
 
 import base64
 import email.utils
+import functools
 import http.client
 import io
 import json
@@ -34,15 +37,16 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from evals.adapters.base import Generation, GenerationRequest
+from evals.adapters.base import Generation, GenerationRequest, TextCallback
 from molmo_arena.common.arguments import non_negative_float, non_negative_int, positive_float, positive_int
 
 ENV_PREFIX = "MOLMO_ARENA_OPENAI_"
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 60.0
 MAX_RETRY_AFTER_S = 600.0
+T = TypeVar("T")
 
 
 class APIError(RuntimeError):
@@ -158,6 +162,7 @@ class OpenAIAdapter:
     """A model behind an OpenAI-compatible chat-completions endpoint; greedy, one HTTP request per item."""
 
     prompt_family = "generic"
+    streams_text = True  # with on_text, requests go with `stream: true` (the arena's live page shows them growing)
 
     def __init__(self, target: str, spec: str | None = None) -> None:
         self.spec = spec or f"openai:{target}"
@@ -195,7 +200,7 @@ class OpenAIAdapter:
                           + (prices[1] or 0.0) * counts["completion_tokens"]) / 1e6, 6)
         return {**counts, "input_price_per_1m": prices[0], "output_price_per_1m": prices[1], "cost_usd": cost}
 
-    def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
+    def generate(self, requests: list[GenerationRequest], on_text: TextCallback | None = None) -> list[Generation]:
         answers: dict[int, Generation] = {}
         with self._lock:
             for index, request in enumerate(requests):
@@ -205,7 +210,8 @@ class OpenAIAdapter:
         errors: dict[int, Exception] = {}
         if todo:
             with ThreadPoolExecutor(max_workers=min(self.endpoint.concurrency, len(todo))) as pool:
-                futures = {i: pool.submit(self._complete, requests[i]) for i in todo}
+                futures = {i: pool.submit(self._complete, requests[i],
+                                          None if on_text is None else functools.partial(on_text, i)) for i in todo}
             for index, future in futures.items():
                 try:
                     answers[index] = future.result()
@@ -219,7 +225,7 @@ class OpenAIAdapter:
             raise APIError(f"{len(errors)} of {len(requests)} requests failed; first: {errors[first]}")
         return [answers[i] for i in range(len(requests))]
 
-    def _complete(self, request: GenerationRequest) -> Generation:
+    def _complete(self, request: GenerationRequest, on_text: Callable[[str], None] | None = None) -> Generation:
         content: list[dict[str, Any]] = []
         content.extend({"type": "image_url", "image_url": {"url": image_data_url(image)}} for image in request.images)
         content.append({"type": "text", "text": request.prompt})
@@ -232,7 +238,7 @@ class OpenAIAdapter:
         if self.endpoint.send_max_crops and request.max_crops is not None:
             body["max_crops"] = request.max_crops
         try:
-            reply = self._post(body)
+            reply = self._post(body) if on_text is None else self._stream(body, on_text)
         except Exception:
             self._add(failed_requests=1)
             raise
@@ -254,6 +260,47 @@ class OpenAIAdapter:
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST with retries; the parsed JSON reply, or APIError."""
+
+        def read(reply: Any) -> dict[str, Any]:
+            raw = reply.read()
+            try:
+                return json.loads(raw)
+            except ValueError:
+                text = self._scrub(raw[:200].decode(errors="replace"))
+                raise APIError(f"{self._url}: the reply is not JSON: {text}") from None
+
+        return self._request(body, read)
+
+    def _stream(self, body: dict[str, Any], on_text: Callable[[str], None]) -> dict[str, Any]:
+        """POST with `stream: true` and read the server-sent events, passing the answer so far to `on_text`; the
+        reply as one chat.completion-like dict (content and usage). A retry starts the answer again."""
+
+        def read(reply: Any) -> dict[str, Any]:
+            text, usage = "", None
+            for line in reply:
+                if not line.startswith(b"data:"):
+                    continue
+                data = line[5:].strip()
+                if data == b"[DONE]":
+                    break
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    raise APIError(f"{self._url}: a stream event is not JSON: {self._scrub(str(data[:200]))}") from None
+                if isinstance(chunk.get("error"), dict):
+                    message = self._scrub(str(chunk["error"].get("message"))[:500])
+                    raise APIError(f"{self._url}: the stream ended with an error: {message}")
+                usage = chunk.get("usage") or usage
+                for choice in chunk.get("choices") or ():
+                    if (choice.get("delta") or {}).get("content"):
+                        text += choice["delta"]["content"]
+                        on_text(text.strip())
+            return {"choices": [{"message": {"content": text}}], "usage": usage}
+
+        return self._request({**body, "stream": True, "stream_options": {"include_usage": True}}, read)
+
+    def _request(self, body: dict[str, Any], read: Callable[[Any], T]) -> T:
+        """POST with retries; what `read` makes of the reply, or APIError."""
         data = json.dumps(body).encode()
         attempt = 0
         while True:
@@ -266,7 +313,7 @@ class OpenAIAdapter:
             try:
                 with self._opener.open(urllib.request.Request(self._url, data=data, headers=headers),
                                        timeout=self.endpoint.timeout) as reply:
-                    raw = reply.read()
+                    return read(reply)
             except urllib.error.HTTPError as error:
                 detail = self._error_detail(error)
                 if error.code not in RETRYABLE_STATUS or last:
@@ -279,12 +326,6 @@ class OpenAIAdapter:
                     raise APIError(f"{self._url}: {type(error).__name__}: {self._scrub(str(reason))} "
                                    f"(after {attempt + 1} attempts)") from None
                 wait = None
-            else:
-                try:
-                    return json.loads(raw)
-                except ValueError:
-                    text = self._scrub(raw[:200].decode(errors="replace"))
-                    raise APIError(f"{self._url}: the reply is not JSON: {text}") from None
             if wait is None:  # exponential back-off with full jitter
                 wait = random.uniform(0.0, min(MAX_BACKOFF_S, self.endpoint.backoff * 2**attempt))
             self._add(retries=1)

@@ -1,0 +1,426 @@
+"""Capacity of the real arena server: N annotators voting through `molmo-arena arena serve` at once.
+
+Each simulated annotator is one Streamlit session speaking Streamlit's own protocol, as the browser's frontend
+does: a websocket to /_stcore/stream (subprotocol "streamlit"), `BackMsg.rerun_script` with the widget states of
+a click, `ForwardMsg` deltas back until `script_finished`, and an HTTP GET of the battle's image from /media/.
+It signs in with its token, then, until the end: thinks (exponential, mean `--think` s), clicks a vote (timed:
+click to reveal), clicks "Next battle" (timed: click to the next battle with its image loaded). Votes go through the
+real pages, sampler and store. Printed: votes per second, p50/p99 of both latencies, errors, and the server's CPU
+seconds per vote (user + system time of the server's processes over the measured window, from /proc).
+
+The load generator runs on the same machine and takes CPU too; `--browsers K` adds K headless Chromium pages doing
+the same (timed in the page, from the click to the new battle's buttons) as a calibration point for the protocol
+client's figures. `--servers 2 --db postgresql` runs two servers on one PostgreSQL, annotators split between them.
+
+    .venv/bin/python bench/arena_capacity.py --annotators 50 200 --think 10 --duration 60 [--db sqlite|postgresql]
+
+The page-specific part is `VoteFlow` (which widgets to fill and click, found by their keys); the protocol client
+(`StreamlitSession`) knows nothing of the arena.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS, PROMPTS = 27, 40
+
+
+# --- Streamlit's protocol, page-agnostic -------------------------------------------------------------------------
+
+@dataclass
+class Element:
+    """One element of the page: its kind (the proto field: button, text_input, imgs, markdown, ...), widget id,
+    label or text, and image URLs."""
+
+    kind: str
+    id: str = ""
+    label: str = ""
+    urls: tuple[str, ...] = ()
+
+
+@dataclass
+class Page:
+    """What a script run showed."""
+
+    elements: list[Element] = field(default_factory=list)
+
+    def widget(self, kind: str, key: str) -> Element | None:
+        """The widget of `kind` whose id ends with the user key `key` (Streamlit ids end in '-KEY')."""
+        return next((e for e in self.elements if e.kind == kind and e.id.endswith(f"-{key}")), None)
+
+    def text(self) -> str:
+        return "\n".join(e.label for e in self.elements)
+
+
+class StreamlitSession:
+    """One browser session of a Streamlit app over its websocket."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.query_string = ""
+        self.socket = None
+
+    async def connect(self) -> None:
+        import websockets
+
+        url = self.base_url.replace("http://", "ws://") + "/_stcore/stream"
+        self.socket = await websockets.connect(url, subprotocols=["streamlit"], max_size=None, open_timeout=60,
+                                               ping_interval=None)
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+
+    async def rerun(self, widgets: dict[str, dict] | None = None) -> Page:
+        """Send the widget states of an interaction (id -> WidgetState fields, e.g. {'trigger_value': True}) and
+        return the page of the run that finishes without asking for another (st.rerun)."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        message = BackMsg()
+        message.rerun_script.query_string = self.query_string
+        for widget_id, value in (widgets or {}).items():
+            message.rerun_script.widget_states.widgets.append(WidgetState(id=widget_id, **value))
+        await self.socket.send(message.SerializeToString())
+        page = Page()
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(await self.socket.recv())
+            kind = reply.WhichOneof("type")
+            if kind == "new_session":  # a script run starts: its page replaces the last one
+                page = Page()
+            elif kind == "page_info_changed":
+                self.query_string = reply.page_info_changed.query_string
+            elif kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                page.elements.append(_element(reply.delta.new_element))
+            elif kind == "script_finished" and reply.script_finished in (
+                    ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR):
+                return page
+
+    async def fetch(self, path: str) -> int:
+        """GET a path of the server (an image under /media/), as the browser does; the number of bytes."""
+        host, port = self.base_url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        data = await reader.read()
+        writer.close()
+        if not data.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"GET {path}: {data[:60]!r}")
+        return len(data)
+
+
+def _element(proto) -> Element:
+    kind = proto.WhichOneof("type")
+    inner = getattr(proto, kind)
+    label = getattr(inner, "label", "") or getattr(inner, "body", "")
+    urls = tuple(image.url for image in inner.imgs) if kind == "imgs" else ()
+    return Element(kind, getattr(inner, "id", ""), str(label), urls)
+
+
+# --- The arena's vote flow: the only page-specific part ----------------------------------------------------------
+
+CHOICE_KEYS = ("vote-left_better", "vote-right_better", "vote-tie_good", "vote-tie_bad", "vote-cant_tell")
+
+
+class VoteFlow:
+    """Sign in, vote, next battle, on the arena's vote page (`arena/pages.py`), by widget keys."""
+
+    def __init__(self, session: StreamlitSession) -> None:
+        self.session = session
+        self.page = Page()
+
+    async def sign_in(self, token: str) -> None:
+        self.page = await self.session.rerun()
+        field_, submit = self.page.widget("text_input", "token"), self._submit("Sign in")
+        self.page = await self.session.rerun({field_.id: {"string_value": token}, submit.id: {"trigger_value": True}})
+        await self._load_images()
+        self._expect_battle()
+
+    async def vote(self, rng: random.Random) -> None:
+        button = self.page.widget("button", rng.choice(CHOICE_KEYS))
+        self.page = await self.session.rerun({button.id: {"trigger_value": True}})
+        if self.page.widget("button", "next") is None:
+            raise RuntimeError(f"no reveal after the vote: {self.page.text()[:300]}")
+
+    async def next_battle(self) -> None:
+        self.page = await self.session.rerun({self.page.widget("button", "next").id: {"trigger_value": True}})
+        await self._load_images()
+        self._expect_battle()
+
+    def _submit(self, label: str) -> Element:
+        return next(e for e in self.page.elements if e.kind == "button" and e.label == label)
+
+    def _expect_battle(self) -> None:
+        if self.page.widget("button", CHOICE_KEYS[0]) is None:
+            raise RuntimeError(f"no battle on the page: {self.page.text()[:300]}")
+
+    async def _load_images(self) -> None:
+        for element in self.page.elements:
+            for url in element.urls:
+                await self.session.fetch(url if url.startswith("/") else "/" + url)
+
+
+# --- The load ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class Timings:
+    vote_s: list[float] = field(default_factory=list)
+    next_s: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def annotate(base_url: str, token: str, seed: int, start_at: float, measure: tuple[float, float],
+                   think: float, timings: Timings) -> None:
+    """One annotator: signs in at `start_at`, then votes until the end of the `measure` window (monotonic times);
+    only interactions that begin inside the window are timed."""
+    rng = random.Random(seed)
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+    session = StreamlitSession(base_url)
+    try:
+        await session.connect()
+        flow = VoteFlow(session)
+        await flow.sign_in(token)
+        while True:
+            await asyncio.sleep(rng.expovariate(1.0 / think))
+            began = time.monotonic()
+            if began > measure[1]:
+                break
+            await flow.vote(rng)
+            voted = time.monotonic()
+            await flow.next_battle()
+            if began >= measure[0]:
+                timings.vote_s.append(voted - began)
+                timings.next_s.append(time.monotonic() - voted)
+    except Exception as error:  # counted and reported, the others go on
+        timings.errors.append(f"{type(error).__name__}: {error}"[:300])
+    finally:
+        await session.close()
+
+
+def set_up_study(url: str, annotators: int, folder: Path) -> list[str]:
+    """The study (27 models, `PROMPTS` prompts with 448x336 JPEG photos-like images), `annotators` tokens."""
+    from arena.annotators import add_annotator
+    from arena.db import make_engine, upgrade_database
+    from arena.study import create_battles, import_answers, import_prompts
+
+    upgrade_database(url)
+    engine = make_engine(url)
+    rng = np.random.default_rng(0)
+    prompts = []
+    for p in range(PROMPTS):
+        buffer = io.BytesIO()
+        pixels = rng.integers(0, 256, (336 // 8, 448 // 8, 3), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
+        PIL.Image.fromarray(pixels).save(buffer, "JPEG", quality=85)
+        prompts.append({"prompt_id": f"p{p}", "question": f"What is in picture {p}?", "category": "general",
+                        "image_base64": base64.b64encode(buffer.getvalue()).decode()})
+    (folder / "prompts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in prompts))
+    answer = "The picture shows {name}: a few coloured squares, some larger than others, on a plain background. " * 3
+    (folder / "answers.jsonl").write_text("".join(
+        json.dumps({"prompt_id": f"p{p}", "model": f"model-{m:02d}", "answer": answer.format(name=f"model {m}")}) + "\n"
+        for p in range(PROMPTS) for m in range(MODELS)))
+    with sessionmaker(engine)() as session:
+        import_prompts(session, folder / "prompts.jsonl")
+        import_answers(session, folder / "answers.jsonl")
+        create_battles(session, random.Random(0))
+        tokens = [add_annotator(session, f"load-{i:04d}") for i in range(annotators)]
+    engine.dispose()
+    return tokens
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(url: str, sampling: str) -> tuple[subprocess.Popen, str]:
+    """`molmo-arena arena serve` in its own process group, once /_stcore/health answers."""
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    process = subprocess.Popen([sys.executable, "-m", "molmo_arena", "arena", "--db", url, "serve", "--port",
+                                str(port), "--sampling", sampling], env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
+                return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise RuntimeError("the arena server did not start")
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in the process group (from /proc/PID/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ..., utime (11), stime (12)
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def browser_calibration(base_url: str, tokens: list[str], measure: tuple[float, float], think: float,
+                        timings: Timings) -> None:
+    """Headless Chromium pages doing the same flow; the time from the Next click to the new battle's buttons."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        pages = []
+        for token in tokens:
+            page = browser.new_page()
+            page.goto(base_url)
+            page.get_by_label("Your personal token").fill(token)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name="A is better (1)").wait_for(timeout=120_000)
+            pages.append(page)
+        rng = random.Random(7)
+        while time.monotonic() < measure[1]:
+            time.sleep(rng.expovariate(len(pages) / think))
+            page = rng.choice(pages)
+            page.keyboard.press(rng.choice("12345"))
+            page.get_by_role("button", name="Next battle").wait_for(timeout=60_000)
+            began = time.monotonic()
+            page.keyboard.press("Enter")  # the vote buttons are not on the reveal: their return is the new battle
+            page.get_by_role("button", name="A is better (1)").wait_for(timeout=60_000)
+            if began >= measure[0]:
+                timings.next_s.append(time.monotonic() - began)
+        browser.close()
+
+
+def measure(url: str, servers: int, annotators: int, args: argparse.Namespace, folder: Path) -> dict:
+    from arena.db import Vote, make_engine
+
+    tokens = set_up_study(url, annotators + args.browsers, folder)
+    started = [start_server(url, args.sampling) for _ in range(servers)]
+    try:
+        now = time.monotonic()
+        window = (now + args.ramp, now + args.ramp + args.duration)
+        timings, calibration = Timings(), Timings()
+
+        async def load() -> None:
+            tasks = [annotate(started[i % servers][1], token, i, now + args.ramp * i / annotators, window,
+                              args.think, timings) for i, token in enumerate(tokens[:annotators])]
+            if args.browsers:
+                tasks.append(asyncio.to_thread(browser_calibration, started[0][1], tokens[annotators:], window,
+                                               args.think, calibration))
+            await asyncio.gather(*tasks, cpu_window(started, window))
+
+        cpu: dict[str, float] = {}
+
+        async def cpu_window(servers_: list, window_: tuple[float, float]) -> None:
+            await asyncio.sleep(max(0.0, window_[0] - time.monotonic()))
+            before = sum(group_cpu_seconds(p.pid) for p, _ in servers_)
+            engine = make_engine(url)
+            with engine.connect() as connection:
+                votes_before = connection.execute(select(func.count()).select_from(Vote)).scalar_one()
+            await asyncio.sleep(max(0.0, window_[1] - time.monotonic()))
+            cpu["seconds"] = sum(group_cpu_seconds(p.pid) for p, _ in servers_) - before
+            with engine.connect() as connection:
+                cpu["votes"] = connection.execute(select(func.count()).select_from(Vote)).scalar_one() - votes_before
+            engine.dispose()
+
+        asyncio.run(load())
+    finally:
+        for process, _ in started:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+    votes = np.array(timings.vote_s) * 1000
+    nexts = np.array(timings.next_s) * 1000
+    pct = lambda values, q: float(np.percentile(values, q)) if len(values) else float("nan")  # noqa: E731
+    return {
+        "db": args.db, "servers": servers, "annotators": annotators, "think_s": args.think,
+        "votes": int(cpu["votes"]), "votes_per_s": cpu["votes"] / args.duration,
+        "vote_p50_ms": pct(votes, 50), "vote_p99_ms": pct(votes, 99),
+        "next_p50_ms": pct(nexts, 50), "next_p99_ms": pct(nexts, 99),
+        "server_cpu_ms_per_vote": 1000 * cpu["seconds"] / max(cpu["votes"], 1),
+        "server_cpu_share": cpu["seconds"] / args.duration, "errors": len(timings.errors),
+        "first_error": timings.errors[0] if timings.errors else None,
+        "browser_next_p50_ms": pct(np.array(calibration.next_s) * 1000, 50) if args.browsers else None,
+        "browser_next_p99_ms": pct(np.array(calibration.next_s) * 1000, 99) if args.browsers else None,
+        "browser_samples": len(calibration.next_s),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--annotators", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--think", type=float, default=10.0, help="mean seconds before each vote (default 10)")
+    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds (default 60)")
+    parser.add_argument("--ramp", type=float, default=30.0, help="seconds over which annotators sign in")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--servers", type=int, default=1, help="arena servers on the one database")
+    parser.add_argument("--sampling", choices=("uniform", "adaptive"), default="uniform")
+    parser.add_argument("--browsers", type=int, default=0, help="headless Chromium pages as a calibration point")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if args.servers > 1 and args.db != "postgresql":
+        parser.error("several servers share a PostgreSQL database: add --db postgresql")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if args.db == "postgresql":
+            from arena.testing_postgres import find_postgres_bin, postgres_server
+
+            bindir = find_postgres_bin()
+            if bindir is None:
+                parser.error("no PostgreSQL binaries (initdb, pg_ctl) found; on Debian: apt-get install postgresql")
+            with postgres_server(bindir, max_connections=200 + 40 * args.servers) as server:
+                for n in args.annotators:
+                    results.append(measure(server.create_schema(f"capacity_{n}"), args.servers, n, args, folder))
+        else:
+            for n in args.annotators:
+                results.append(measure(str(folder / f"capacity_{n}.sqlite"), args.servers, n, args, folder))
+    print(f"think {args.think:g} s, measured {args.duration:g} s after a {args.ramp:g} s ramp, {args.sampling} "
+          "sampling; the load generator runs on the same machine")
+    header = ["db", "servers", "annotators", "votes", "votes/s", "vote p50 / p99 ms", "next battle p50 / p99 ms",
+              "server CPU ms/vote", "server CPU (cores)", "errors"]
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for r in results:
+        cells = [r["db"], r["servers"], r["annotators"], r["votes"], f"{r['votes_per_s']:.1f}",
+                 f"{r['vote_p50_ms']:.0f} / {r['vote_p99_ms']:.0f}", f"{r['next_p50_ms']:.0f} / {r['next_p99_ms']:.0f}",
+                 f"{r['server_cpu_ms_per_vote']:.0f}", f"{r['server_cpu_share']:.2f}", r["errors"]]
+        print("| " + " | ".join(str(cell) for cell in cells) + " |")
+        if r["first_error"]:
+            print(f"  first error: {r['first_error']}")
+        if r["browser_samples"]:
+            print(f"  Chromium calibration ({r['browser_samples']} Next clicks): "
+                  f"p50 {r['browser_next_p50_ms']:.0f} ms, p99 {r['browser_next_p99_ms']:.0f} ms")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
