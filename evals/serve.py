@@ -5,8 +5,9 @@ Standard library only: a `ThreadingHTTPServer` takes each request on its own thr
 gathers the requests that arrive within a few milliseconds (up to `max_batch`) into one `adapter.generate` call,
 since the adapters generate in batches. Images come inline as base64 `data:` URLs; the server fetches nothing
 from the network, so http(s) image URLs are refused. One user message per request (its text parts joined by
-newlines, at most one image); decoding is greedy, so `temperature` must be 0 or absent. `max_crops` is an optional
-extension field passed to the adapter (the in-repo Molmo crops images by it).
+newlines; its images in order, as MMMU's several-image questions send them); decoding is greedy, so `temperature`
+must be 0 or absent. `max_crops` is an optional extension field passed to the adapter (the in-repo Molmo crops
+images by it).
 Errors are OpenAI-style JSON (`{"error": {"message", "type", "param", "code"}}`) with 400 naming the field,
 401 without the API key (when the server has one), 404 for an unknown path or model, 413 for a body over 64 MiB
 and 500 when the model fails.
@@ -141,8 +142,6 @@ def parse_chat_request(body: Any, served_name: str) -> ChatRequest:
                     raise _bad(f"{param}.text", "expected a string")
                 texts.append(part["text"])
             elif kind == "image_url":
-                if images:
-                    raise _bad(param, "at most one image per request")
                 image_url = part.get("image_url")
                 url = image_url.get("url") if isinstance(image_url, dict) else image_url
                 images.append(_decode_image(url, f"{param}.image_url.url"))

@@ -10,6 +10,8 @@ import ipaddress
 import os
 import socket
 
+from molmo_arena.common.arguments import positive_int
+
 API_KEY_ENV = "MOLMO_ARENA_SERVE_API_KEY"
 
 
@@ -29,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     parser.add_argument("--name", help="the model name clients send (default: the last part of the spec's target)")
-    parser.add_argument("--max-batch", type=int, default=8, help="most requests per generate call (default 8)")
+    parser.add_argument("--max-batch", type=positive_int, default=8, help="most requests per generate call (default 8)")
     parser.add_argument("--batch-window-ms", type=float, default=5.0,
                         help="how long the first request of a batch waits for others (default 5 ms)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")

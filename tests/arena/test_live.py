@@ -2,6 +2,7 @@
 and in a real browser against `molmo-arena arena serve --live` with models behind `molmo-arena serve`."""
 
 import random
+import signal
 import threading
 
 import pytest
@@ -103,7 +104,7 @@ def test_the_ask_page_shows_live_answers_as_they_stream(tmp_path, capsys):
     from playwright.sync_api import sync_playwright
 
     from molmo_arena import main
-    from tests.arena.test_browser import CHROMIUM, _browser, _serve, _sign_in
+    from tests.arena.test_browser import CHROMIUM, _browser, _sign_in, serve, stop
 
     if CHROMIUM is None:
         pytest.skip("no Chromium on this machine (Debian: apt-get install chromium)")
@@ -115,7 +116,8 @@ def test_the_ask_page_shows_live_answers_as_they_stream(tmp_path, capsys):
     question = " ".join(f"w{i}" for i in range(12))
     with serving(WordByWordAdapter(pause_s=0.4), "words") as model:
         base = f"openai:http://127.0.0.1:{model.server_address[1]}/v1#words"
-        process, url = _serve(db, ["--live", f"one={base}", "--live", f"two={base}"])
+        process, url, child = serve(db, ["--secret-file", str(tmp_path / "secret"), "--live", f"one={base}",
+                                         "--live", f"two={base}"])
         try:
             with sync_playwright() as playwright:
                 browser = _browser(playwright)
@@ -129,11 +131,10 @@ def test_the_ask_page_shows_live_answers_as_they_stream(tmp_path, capsys):
                 page.get_by_text("w11 w10 w9", exact=False).first.wait_for(timeout=60_000)
                 partial = page.locator("body").inner_text()
                 assert "w0 ." not in partial  # shown while the models were still answering
-                page.get_by_role("button", name="A is better (1)").wait_for(timeout=60_000)
+                page.get_by_role("button", name="A is better", exact=False).first.wait_for(timeout=60_000)
                 assert page.get_by_text(" ".join(f"w{i}" for i in reversed(range(12))) + " .").count() == 2
-                page.get_by_role("button", name="B is better (2)").click()
+                page.get_by_role("button", name="B is better", exact=False).first.click()
                 page.get_by_text("Thanks!").wait_for(timeout=30_000)
                 browser.close()
         finally:
-            process.terminate()
-            process.wait(timeout=20)
+            stop(process, child, signal.SIGTERM)
