@@ -65,9 +65,13 @@ class Page:
 
     elements: list[Element] = field(default_factory=list)
 
-    def widget(self, kind: str, key: str) -> Element | None:
-        """The widget of `kind` whose id ends with the user key `key` (Streamlit ids end in '-KEY')."""
-        return next((e for e in self.elements if e.kind == kind and e.id.endswith(f"-{key}")), None)
+    def widgets(self, kind: str, key_prefix: str) -> list[Element]:
+        """The widgets of `kind` whose user key starts with `key_prefix` (Streamlit ids end in '-KEY')."""
+        return [e for e in self.elements if e.kind == kind and f"-{key_prefix}" in e.id]
+
+    def widget(self, kind: str, key_prefix: str) -> Element | None:
+        """The first of `widgets(kind, key_prefix)`, None if there is none."""
+        return next(iter(self.widgets(kind, key_prefix)), None)
 
     def text(self) -> str:
         return "\n".join(e.label for e in self.elements)
@@ -142,11 +146,9 @@ def _element(proto) -> Element:
 
 # --- The arena's vote flow: the only page-specific part ----------------------------------------------------------
 
-CHOICE_KEYS = ("vote-left_better", "vote-right_better", "vote-tie_good", "vote-tie_bad", "vote-cant_tell")
-
-
 class VoteFlow:
-    """Sign in, vote, next battle, on the arena's vote page (`arena/pages.py`), by widget keys."""
+    """Sign in, vote, next battle, on the arena's vote page (`arena/pages.py`), by widget keys: the token field
+    `token-session`, the vote buttons `vote-BATTLE-CHOICE`, the next button `next-BATTLE`."""
 
     def __init__(self, session: StreamlitSession) -> None:
         self.session = session
@@ -154,19 +156,19 @@ class VoteFlow:
 
     async def sign_in(self, token: str) -> None:
         self.page = await self.session.rerun()
-        field_, submit = self.page.widget("text_input", "token"), self._submit("Sign in")
+        field_, submit = self.page.widget("text_input", "token-session"), self._submit("Sign in")
         self.page = await self.session.rerun({field_.id: {"string_value": token}, submit.id: {"trigger_value": True}})
         await self._load_images()
         self._expect_battle()
 
     async def vote(self, rng: random.Random) -> None:
-        button = self.page.widget("button", rng.choice(CHOICE_KEYS))
+        button = rng.choice(self.page.widgets("button", "vote-"))
         self.page = await self.session.rerun({button.id: {"trigger_value": True}})
-        if self.page.widget("button", "next") is None:
+        if self.page.widget("button", "next-") is None:
             raise RuntimeError(f"no reveal after the vote: {self.page.text()[:300]}")
 
     async def next_battle(self) -> None:
-        self.page = await self.session.rerun({self.page.widget("button", "next").id: {"trigger_value": True}})
+        self.page = await self.session.rerun({self.page.widget("button", "next-").id: {"trigger_value": True}})
         await self._load_images()
         self._expect_battle()
 
@@ -174,7 +176,7 @@ class VoteFlow:
         return next(e for e in self.page.elements if e.kind == "button" and e.label == label)
 
     def _expect_battle(self) -> None:
-        if self.page.widget("button", CHOICE_KEYS[0]) is None:
+        if len(self.page.widgets("button", "vote-")) != 5:
             raise RuntimeError(f"no battle on the page: {self.page.text()[:300]}")
 
     async def _load_images(self) -> None:
@@ -224,7 +226,7 @@ def set_up_study(url: str, annotators: int, folder: Path) -> list[str]:
     """The study (27 models, `PROMPTS` prompts with 448x336 JPEG photos-like images), `annotators` tokens."""
     from arena.annotators import add_annotator
     from arena.db import make_engine, upgrade_database
-    from arena.study import create_battles, import_answers, import_prompts
+    from arena.study import import_study
 
     upgrade_database(url)
     engine = make_engine(url)
@@ -242,9 +244,7 @@ def set_up_study(url: str, annotators: int, folder: Path) -> list[str]:
         json.dumps({"prompt_id": f"p{p}", "model": f"model-{m:02d}", "answer": answer.format(name=f"model {m}")}) + "\n"
         for p in range(PROMPTS) for m in range(MODELS)))
     with sessionmaker(engine)() as session:
-        import_prompts(session, folder / "prompts.jsonl")
-        import_answers(session, folder / "answers.jsonl")
-        create_battles(session, random.Random(0))
+        import_study(session, random.Random(0), prompts=folder / "prompts.jsonl", answers=[folder / "answers.jsonl"])
         tokens = [add_annotator(session, f"load-{i:04d}") for i in range(annotators)]
     engine.dispose()
     return tokens
@@ -256,13 +256,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(url: str, sampling: str) -> tuple[subprocess.Popen, str]:
+def start_server(url: str, sampling: str, secret: Path) -> tuple[subprocess.Popen, str]:
     """`molmo-arena arena serve` in its own process group, once /_stcore/health answers."""
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     process = subprocess.Popen([sys.executable, "-m", "molmo_arena", "arena", "--db", url, "serve", "--port",
-                                str(port), "--sampling", sampling], env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                str(port), "--sampling", sampling, "--secret-file", str(secret)],
+                               env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -304,7 +304,7 @@ def browser_calibration(base_url: str, tokens: list[str], measure: tuple[float, 
             page.goto(base_url)
             page.get_by_label("Your personal token").fill(token)
             page.get_by_role("button", name="Sign in").click()
-            page.get_by_role("button", name="A is better (1)").wait_for(timeout=120_000)
+            page.get_by_role("button", name="A is better", exact=False).first.wait_for(timeout=120_000)
             pages.append(page)
         rng = random.Random(7)
         while time.monotonic() < measure[1]:
@@ -314,7 +314,7 @@ def browser_calibration(base_url: str, tokens: list[str], measure: tuple[float, 
             page.get_by_role("button", name="Next battle").wait_for(timeout=60_000)
             began = time.monotonic()
             page.keyboard.press("Enter")  # the vote buttons are not on the reveal: their return is the new battle
-            page.get_by_role("button", name="A is better (1)").wait_for(timeout=60_000)
+            page.get_by_role("button", name="A is better", exact=False).first.wait_for(timeout=60_000)
             if began >= measure[0]:
                 timings.next_s.append(time.monotonic() - began)
         browser.close()
@@ -324,7 +324,7 @@ def measure(url: str, servers: int, annotators: int, args: argparse.Namespace, f
     from arena.db import Vote, make_engine
 
     tokens = set_up_study(url, annotators + args.browsers, folder)
-    started = [start_server(url, args.sampling) for _ in range(servers)]
+    started = [start_server(url, args.sampling, folder / "session.secret") for _ in range(servers)]
     try:
         now = time.monotonic()
         window = (now + args.ramp, now + args.ramp + args.duration)
