@@ -91,7 +91,7 @@ def _decode_image(url: Any, param: str) -> bytes:
     return image
 
 
-def _positive_int(body: dict[str, Any], name: str) -> int | None:
+def _positive_int_field(body: dict[str, Any], name: str) -> int | None:
     value = body.get(name)
     if value is None:
         return None
@@ -120,8 +120,8 @@ def parse_chat_request(body: Any, served_name: str) -> ChatRequest:
         raise _bad("temperature", f"this server decodes greedily; send 0 or leave it out, got {temperature!r}")
     if body.get("n") not in (None, 1):
         raise _bad("n", f"only one choice per request, got {body.get('n')!r}")
-    max_tokens = _positive_int(body, "max_tokens") or _positive_int(body, "max_completion_tokens")
-    max_crops = _positive_int(body, "max_crops")  # molmo-arena's extension, for adapters that crop
+    max_tokens = _positive_int_field(body, "max_tokens") or _positive_int_field(body, "max_completion_tokens")
+    max_crops = _positive_int_field(body, "max_crops")  # molmo-arena's extension, for adapters that crop
     messages = body.get("messages")
     if not isinstance(messages, list) or len(messages) != 1:
         raise _bad("messages", "expected a list holding exactly one user message")
