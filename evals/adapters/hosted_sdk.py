@@ -119,13 +119,16 @@ class HostedSDKAdapter(OpenAIAdapter):
         """(retryable, headers or None, message) of an SDK error; message before scrubbing."""
         raise NotImplementedError
 
-    def _complete(self, request: GenerationRequest) -> Generation:
+    def _complete(self, request: GenerationRequest, on_text: Callable[[str], None] | None = None) -> Generation:
+        """One request through the SDK, without streaming: `on_text`, if given, gets the whole answer once."""
         try:
             text, prompt_tokens, output_tokens = self._with_retries(lambda: self._call(self._get_client(), request))
         except Exception:
             self._add(failed_requests=1)
             raise
         self._add(requests=1, prompt_tokens=prompt_tokens, completion_tokens=output_tokens or 0)
+        if on_text is not None:
+            on_text(text.strip())
         return Generation(text=text.strip(), prompt=request.prompt, output_tokens=output_tokens)
 
     def _with_retries(self, call: Callable[[], Any]) -> Any:

@@ -74,6 +74,17 @@ def _image_and_settings(kind, body):
             config["maxOutputTokens"])
 
 
+def test_a_live_page_gets_each_whole_answer_once(api):
+    """The SDK adapters do not stream: the arena's live page (which asks for the answer as it grows) gets each
+    answer once, whole, from the request that produced it."""
+    kind, _ = api
+    adapter = load_adapter(f"{kind}:test-model")
+    shown = []
+    answers = adapter.generate([GenerationRequest("one", None, 5), GenerationRequest("two", None, 5)],
+                               on_text=lambda index, text: shown.append((index, text)))
+    assert sorted(shown) == [(0, "echo one"), (1, "echo two")] and [a.text for a in answers] == ["echo one", "echo two"]
+
+
 def test_answers_in_order_with_images_settings_and_usage(api):
     kind, fake = api
     adapter = load_adapter(f"{kind}:test-model?concurrency=4&input_price=3&output_price=15")
