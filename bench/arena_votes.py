@@ -31,7 +31,7 @@ from sqlalchemy.orm import sessionmaker
 
 from arena.annotators import add_annotator
 from arena.db import Assignment, Battle, Vote, make_engine, upgrade_database
-from arena.study import create_battles, import_answers, import_prompts
+from arena.study import import_study
 from arena.testing_postgres import find_postgres_bin, postgres_server
 from arena.votes import SCREEN_CHOICES, record_vote
 
@@ -54,9 +54,7 @@ def set_up_study(url: str, annotators: int, votes: int, folder: Path, seed: int 
         json.dumps({"prompt_id": f"p{p}", "model": f"model-{m:02d}", "answer": f"Answer of model {m} to {p}."})
         + "\n" for p in range(PROMPTS) for m in range(MODELS)))
     with sessionmaker(engine)() as session:
-        import_prompts(session, prompts)
-        import_answers(session, answers)
-        create_battles(session, rng)
+        import_study(session, rng, prompts=prompts, answers=[answers])
         battles = session.scalars(select(Battle.id)).all()
         ids = [int(add_annotator(session, f"bench-{i}").partition(".")[0]) for i in range(annotators)]
         now = time.time()
