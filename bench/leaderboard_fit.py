@@ -118,7 +118,7 @@ def run_scale(name: str, args: argparse.Namespace, folder: Path) -> None:
     rows = []
     columns = ["model_a", "model_b", "winner", "judge", "tstamp", "anony"]
     _, t_bare = timed(lambda: pd.read_parquet(path, columns=columns))
-    loaded, t_load = timed(lambda: load_battles(path, style=False))
+    loaded, t_load = timed(lambda: load_battles(path, columns))
     rows.append(("pandas.read_parquet of the same columns (no checks)", t_bare))
     rows.append(("load_battles (read + validate)", t_load))
     out = folder / "out"
