@@ -231,51 +231,60 @@ def select_battles(
 ) -> tuple[pd.DataFrame, dict[str, int], list[FlaggedJudge]]:
     """Apply the filters in FastChat's order (`elo_analysis.py`, `report_elo_analysis_results`): self-battles,
     category, anonymity, ties, the daily vote cap, then the anomalous-voter test. Returns the kept battles, what
-    each filter removed, and the judges the voter test flagged."""
+    each filter removed, and the judges the voter test flagged.
+
+    Filters that look at one battle at a time are masks over all battles; the voter controls, which look at a
+    judge's battles together, see the battles kept so far. The frame is copied once, at the end."""
     selection = {"read": len(battles)}
-    kept = battles
+    alive = np.ones(len(battles), dtype=bool)
 
     def keep(mask: np.ndarray, reason: str) -> None:
-        nonlocal kept
-        selection[reason] = int((~mask).sum())
-        kept = kept[mask]
+        """Keep the battles where `mask` (over all battles) holds."""
+        selection[reason] = int(np.count_nonzero(alive & ~mask))
+        alive[...] = alive & mask
 
-    keep((kept["model_a"] != kept["model_b"]).to_numpy(), "self_battles")  # no information about ratings
+    def kept() -> pd.DataFrame:
+        return battles if alive.all() else battles[alive]
+
+    keep((battles["model_a"] != battles["model_b"]).to_numpy(), "self_battles")  # no information about ratings
     if settings.category is not None:
-        if "category" not in kept.columns and "tags" not in kept.columns:
+        if "category" not in battles.columns and "tags" not in battles.columns:
             raise BattleDataError(f"--category {settings.category!r} given, but the battles have no 'category' "
                                   "or 'category_tag' field")
-        mask = np.zeros(len(kept), dtype=bool)
-        if "category" in kept.columns:
-            mask |= (kept["category"] == settings.category).to_numpy()
-        if "tags" in kept.columns:
-            mask |= ("," + kept["tags"] + ",").str.contains("," + settings.category + ",", regex=False).to_numpy()
+        mask = np.zeros(len(battles), dtype=bool)
+        if "category" in battles.columns:
+            mask |= (battles["category"] == settings.category).to_numpy()
+        if "tags" in battles.columns:
+            mask |= ("," + battles["tags"] + ",").str.contains("," + settings.category + ",",
+                                                               regex=False).to_numpy()
         keep(mask, "other_categories")
-    if "anony" in kept.columns and not settings.keep_named:
-        keep(kept["anony"].to_numpy(bool), "named")
+    if "anony" in battles.columns and not settings.keep_named:
+        keep(battles["anony"].to_numpy(bool), "named")
     if settings.ties == "drop":
-        keep(kept["winner"].isin(("model_a", "model_b")).to_numpy(), "ties")
+        keep(battles["winner"].isin(("model_a", "model_b")).to_numpy(), "ties")
     if settings.daily_votes_per_judge is not None:
-        _require(kept, ("judge", "tstamp"), "--daily-votes-per-judge")
-        keep(daily_vote_cap(kept, settings.daily_votes_per_judge), "over_daily_cap")
+        _require(battles, ("judge", "tstamp"), "--daily-votes-per-judge")
+        capped = np.ones(len(battles), dtype=bool)
+        capped[np.flatnonzero(alive)] = daily_vote_cap(kept(), settings.daily_votes_per_judge)
+        keep(capped, "over_daily_cap")
     flagged: list[FlaggedJudge] = []
     if settings.outlier_test:
-        _require(kept, ("judge",), "--outlier-test")
-        flagged = anomalous_judges(kept)
+        _require(battles, ("judge",), "--outlier-test")
+        flagged = anomalous_judges(kept())
         if not settings.keep_outliers:
-            keep(~kept["judge"].isin([flag.judge for flag in flagged]).to_numpy(), "anomalous_judges")
+            keep(~battles["judge"].isin([flag.judge for flag in flagged]).to_numpy(), "anomalous_judges")
     if settings.style_control:
-        features = _style_features(kept, settings)
-        missing = np.zeros(len(kept), dtype=bool)
+        features = _style_features(battles, settings)
+        missing = np.zeros(len(battles), dtype=bool)
         for name in features:
             for side in "ab":
-                missing |= kept[style_column(name, side)].isna().to_numpy()
+                missing |= battles[style_column(name, side)].isna().to_numpy()
         keep(~missing, "no_style_counts")
-    selection["used"] = len(kept)
-    if len(kept) == 0:
+    selection["used"] = int(np.count_nonzero(alive))
+    if selection["used"] == 0:
         removed = ", ".join(f"{k}: {v}" for k, v in selection.items() if k not in ("read", "used"))
         raise BattleDataError(f"no battles left to fit after the filters (removed {removed})")
-    return kept.reset_index(drop=True), selection, flagged
+    return kept().reset_index(drop=True), selection, flagged
 
 
 def _require(battles: pd.DataFrame, fields: tuple[str, ...], option: str) -> None:
