@@ -260,3 +260,27 @@ def test_bootstrap_pair_intervals_are_quantiles_of_the_rating_difference(battles
                 lo, hi = np.quantile(board.samples[:, i] - board.samples[:, j], [0.025, 0.975])
                 assert low[i, j] == pytest.approx(1 / (1 + 10 ** (-lo / 400)), abs=1e-12)
                 assert high[i, j] == pytest.approx(1 / (1 + 10 ** (-hi / 400)), abs=1e-12)
+
+
+@pytest.mark.parametrize("settings", [
+    FitSettings(ci="sandwich"), FitSettings(ci="sandwich", keep_named=True), FitSettings(rounds=20, ties="drop"),
+    FitSettings(ci="sandwich", category="ocr"), FitSettings(ci="sandwich", daily_votes_per_judge=30),
+    FitSettings(ci="sandwich", outlier_test=True), FitSettings(ci="sandwich", style_control=True),
+])
+def test_a_fit_reads_only_the_columns_its_settings_name(tmp_path, settings):
+    """`battle_columns` names every field the fit uses: reading just those gives the same leaderboard."""
+    from leaderboard.battles import load_battles
+    from leaderboard.ratings import battle_columns
+    from leaderboard.simulate import write_battles_parquet
+
+    battles = simulate_battles(TRUE_RATINGS, 3000, seed=4, categories=("chart", "ocr"), judges=12,
+                               style={"tokens": 0.3, "headers": 0.0, "lists": 0.05, "bold": 0.1})
+    battles["anony"] = np.arange(len(battles)) % 5 != 0
+    path = tmp_path / "battles.parquet"
+    write_battles_parquet(battles, path)
+    every = fit_leaderboard(load_battles(path), settings)
+    needed = fit_leaderboard(load_battles(path, battle_columns(settings)), settings)
+    assert needed.selection == every.selection
+    np.testing.assert_array_equal(needed.rating, every.rating)
+    np.testing.assert_array_equal(needed.upper, every.upper)
+
