@@ -465,7 +465,7 @@ def _validate(raw: _RawColumns, path: Path) -> pd.DataFrame:
             battles |= _style_counts(check, column.name, array)
         else:
             battles["tags"] = _tags(check, column.name, array)
-    return pd.DataFrame(battles, index=pd.RangeIndex(raw.rows))
+    return pd.DataFrame(battles, index=pd.RangeIndex(raw.rows), copy=False)  # no copy into 2-d blocks
 
 
 def _flat_objects(check: _Checker, name: str, values: list) -> list:
@@ -583,17 +583,28 @@ def _flags(check: _Checker, name: str, array: pa.Array) -> np.ndarray:
 
 def _count_values(check: _Checker, field: str, array: pa.Array) -> np.ndarray:
     """A count (a number, or an object whose values are summed, absent parts as 0) per battle: float, NaN where
-    absent. Checked and summed in Arrow, one pass per part."""
-    if pa.types.is_struct(array.type):
-        total = np.zeros(len(array))
-        for i in range(array.type.num_fields):
-            part = pc.struct_field(array, [i])
-            if pa.types.is_struct(part.type):
-                total += np.nan_to_num(_count_values(check, field, part))
-            elif not pa.types.is_null(part.type):  # a part no battle has adds nothing
-                total += _counts(check, field, part).fill_null(0).to_numpy(zero_copy_only=False)
+    absent. Checked in Arrow and added up chunk by chunk into one array (a fresh array per part and chunk costs
+    more in page faults than the sums)."""
+    total = np.zeros(len(array))
+    if not pa.types.is_struct(array.type):
+        _add(total, _counts(check, field, array))
         return _absent_as_nan(total, array)
-    return _counts(check, field, array).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    for i in range(array.type.num_fields):
+        part = pc.struct_field(array, [i])
+        if pa.types.is_struct(part.type):
+            total += np.nan_to_num(_count_values(check, field, part))
+        elif not pa.types.is_null(part.type):  # a part no battle has adds nothing
+            _add(total, _counts(check, field, part))
+    return _absent_as_nan(total, array)
+
+
+def _add(total: np.ndarray, values: pa.Array | pa.ChunkedArray) -> None:
+    """total += values, nulls counting as 0."""
+    start = 0
+    for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+        numbers = (chunk.fill_null(0) if chunk.null_count else chunk).to_numpy(zero_copy_only=False)
+        total[start : start + len(chunk)] += numbers
+        start += len(chunk)
 
 
 def _counts(check: _Checker, field: str, array: pa.Array) -> pa.Array:
