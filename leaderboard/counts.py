@@ -62,7 +62,10 @@ def count_pairs(battles: pd.DataFrame, models: tuple[str, ...] | None = None) ->
     b = codes(battles["model_b"], index)
     if (a < 0).any() or (b < 0).any():
         raise ValueError("battles name a model outside the given model list")
-    outcome = codes(battles["winner"], {"model_a": 0, "model_b": 1}, missing=2)  # 2: a tie of either kind
-    cell = np.bincount((a * n + b) * 3 + outcome, minlength=3 * n * n).reshape(n, n, 3).astype(float)
+    cell = a * (3 * n)  # in place from here: each temporary of millions of battles costs page faults
+    b *= 3
+    cell += b
+    cell += codes(battles["winner"], {"model_a": 0, "model_b": 1}, missing=2)  # 2: a tie of either kind
+    cell = np.bincount(cell, minlength=3 * n * n).reshape(n, n, 3).astype(float)
     # cell[a, b]: battles of model_a = a against model_b = b that a won, that b won, that were tied.
     return PairCounts(models, cell[:, :, 0] + cell[:, :, 1].T, cell[:, :, 2] + cell[:, :, 2].T)
