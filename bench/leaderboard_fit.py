@@ -146,7 +146,7 @@ def run_scale(name: str, args: argparse.Namespace, folder: Path) -> None:
     index = {model: i for i, model in enumerate(order)}
     a, b = codes(loaded["model_a"], index), codes(loaded["model_b"], index)
     y = np.array([1.0, 0.0, 0.5])[codes(loaded["winner"], {"model_a": 0, "model_b": 1}, missing=2)]
-    elo_choix, t_choix = timed(lambda: choix_fit(a, b, y, len(order)), args.repeats)
+    elo_choix, t_choix = timed(lambda: choix_fit(a, b, y, len(order)), 1)  # tens of seconds: once is enough
     elo_plain, t_plain = timed(lambda: plain_mle(a, b, y, len(order)), 1)
     rows.append(("choix.ilsr_pairwise (point estimate only)", t_choix))
     rows.append(("plain per-battle MLE, scipy L-BFGS (point estimate only)", t_plain))
