@@ -10,11 +10,14 @@ as Parquet in FastChat's layout, this prints:
   largest rating difference against ours (target: 0.01 Elo);
 - arena-rank (LMArena's package) with sandwich intervals, when `--arena-rank-python` names an interpreter that
   has it (arena-rank pins numpy 2.3.3 and jax, so it lives in its own environment);
-- at the large scale, style control on the same 3M battles: the CLI with sandwich intervals, and a
-  --style-rounds bootstrap.
+- at the large scale, style control on the same 3M battles: the CLI with sandwich intervals and with a
+  --style-rounds bootstrap, and the style fit in process.
+
+Every timing is the fastest of --repeats runs (default 1). In-process figures run with one OpenBLAS thread, as
+the CLI does (leaderboard/cli.py).
 
     .venv/bin/python bench/leaderboard_fit.py [--scale small|large|all] [--rounds 1000] [--style-rounds 100]
-        [--arena-rank-python PATH]
+        [--repeats 1] [--arena-rank-python PATH]
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads, as the CLI sets it
+
 import choix
 import numpy as np
 import pandas as pd
@@ -36,8 +41,10 @@ from scipy.special import log_expit
 
 from leaderboard.battles import load_battles
 from leaderboard.bradley_terry import ELO_PER_NAT
-from leaderboard.ratings import FitSettings, fit_leaderboard
+from leaderboard.counts import codes
+from leaderboard.ratings import FitSettings, battle_columns, fit_leaderboard
 from leaderboard.simulate import simulate_battles, write_battles_parquet
+from molmo_arena.common.arguments import positive_int
 
 SCALES = {"small": (30, 1_000_000), "large": (250, 3_000_000)}
 STYLE = {"tokens": 0.3, "headers": 0.02, "lists": 0.05, "bold": 0.1}
@@ -75,19 +82,22 @@ def plain_mle(a: np.ndarray, b: np.ndarray, y: np.ndarray, n: int) -> np.ndarray
     return (theta - theta.mean()) * ELO_PER_NAT
 
 
-def timed(function):
-    start = time.perf_counter()
-    result = function()
-    return result, time.perf_counter() - start
+def timed(function, repeats: int):
+    """The result of `function` and the fastest of `repeats` runs' wall times."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - start)
+    return result, best
 
 
-def cli(*args: str) -> float:
-    """Wall time of one `molmo-arena leaderboard fit` run in a fresh interpreter."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "molmo_arena", "leaderboard", "fit", *args, "--quiet"], check=True,
-                   env=env, cwd=ROOT)
-    return time.perf_counter() - start
+def cli(repeats: int, *args: str) -> float:
+    """Wall time of `molmo-arena leaderboard fit` in a fresh interpreter (the user's environment: no OpenBLAS
+    setting passed on), the fastest of `repeats` runs."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | {"PYTHONPATH": str(ROOT)}
+    return timed(lambda: subprocess.run([sys.executable, "-m", "molmo_arena", "leaderboard", "fit", *args,
+                                         "--quiet"], check=True, env=env, cwd=ROOT), repeats)[1]
 
 
 def choix_fit(a: np.ndarray, b: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
@@ -117,25 +127,27 @@ def run_scale(name: str, args: argparse.Namespace, folder: Path) -> None:
 
     rows = []
     columns = ["model_a", "model_b", "winner", "judge", "tstamp", "anony"]
-    _, t_bare = timed(lambda: pd.read_parquet(path, columns=columns))
-    loaded, t_load = timed(lambda: load_battles(path, style=False))
+    _, t_bare = timed(lambda: pd.read_parquet(path, columns=columns), args.repeats)
+    loaded, t_load = timed(lambda: load_battles(path, columns), args.repeats)
+    fitted = loaded[["model_a", "model_b", "winner", *battle_columns(FitSettings())]]
     rows.append(("pandas.read_parquet of the same columns (no checks)", t_bare))
     rows.append(("load_battles (read + validate)", t_load))
     out = folder / "out"
-    rows.append(("CLI: fit --ci sandwich", cli(str(path), "--ci", "sandwich", "--out", str(out))))
-    rows.append((f"CLI: fit --rounds {args.rounds} (bootstrap)", cli(str(path), "--rounds", str(args.rounds),
-                                                                     "--out", str(out))))
-    sand, t_sand = timed(lambda: fit_leaderboard(loaded, FitSettings(ci="sandwich")))
-    boot, t_boot = timed(lambda: fit_leaderboard(loaded, FitSettings(rounds=args.rounds, seed=args.seed)))
+    rows.append(("CLI: fit --ci sandwich", cli(args.repeats, str(path), "--ci", "sandwich", "--out", str(out))))
+    rows.append((f"CLI: fit --rounds {args.rounds} (bootstrap)",
+                 cli(args.repeats, str(path), "--rounds", str(args.rounds), "--out", str(out))))
+    sand, t_sand = timed(lambda: fit_leaderboard(fitted, FitSettings(ci="sandwich")), args.repeats)
+    boot, t_boot = timed(lambda: fit_leaderboard(fitted, FitSettings(rounds=args.rounds, seed=args.seed)),
+                         args.repeats)
     rows.append(("in process: fit + sandwich", t_sand))
     rows.append((f"in process: fit + {args.rounds} bootstrap rounds", t_boot))
 
     order = list(sand.models)
-    a = loaded["model_a"].map(order.index).to_numpy()
-    b = loaded["model_b"].map(order.index).to_numpy()
-    y = loaded["winner"].map({"model_a": 1.0, "model_b": 0.0}).fillna(0.5).to_numpy()
-    elo_choix, t_choix = timed(lambda: choix_fit(a, b, y, len(order)))
-    elo_plain, t_plain = timed(lambda: plain_mle(a, b, y, len(order)))
+    index = {model: i for i, model in enumerate(order)}
+    a, b = codes(loaded["model_a"], index), codes(loaded["model_b"], index)
+    y = np.array([1.0, 0.0, 0.5])[codes(loaded["winner"], {"model_a": 0, "model_b": 1}, missing=2)]
+    elo_choix, t_choix = timed(lambda: choix_fit(a, b, y, len(order)), 1)  # tens of seconds: once is enough
+    elo_plain, t_plain = timed(lambda: plain_mle(a, b, y, len(order)), 1)
     rows.append(("choix.ilsr_pairwise (point estimate only)", t_choix))
     rows.append(("plain per-battle MLE, scipy L-BFGS (point estimate only)", t_plain))
     ours = sand.rating - sand.rating.mean()
@@ -159,18 +171,21 @@ def run_scale(name: str, args: argparse.Namespace, folder: Path) -> None:
                      f"{np.abs(ours - (theirs - theirs.mean())).max():.4f} Elo")
     if style:
         rows.append(("CLI: fit --style-control --ci sandwich",
-                     cli(str(path), "--style-control", "--ci", "sandwich", "--out", str(out))))
-        styled = load_battles(path)
-        board, t_style = timed(lambda: fit_leaderboard(styled, FitSettings(ci="sandwich", style_control=True)))
+                     cli(args.repeats, str(path), "--style-control", "--ci", "sandwich", "--out", str(out))))
+        rows.append((f"CLI: fit --style-control --rounds {args.style_rounds} (bootstrap)",
+                     cli(args.repeats, str(path), "--style-control", "--rounds", str(args.style_rounds),
+                         "--out", str(out))))
+        style_boot = json.loads((out / "ratings.json").read_text())
+        styled = load_battles(path, battle_columns(FitSettings(style_control=True)))
+        board, t_style = timed(lambda: fit_leaderboard(styled, FitSettings(ci="sandwich", style_control=True)),
+                               args.repeats)
         rows.append(("in process: style control + sandwich", t_style))
-        style_boot, t_style_boot = timed(lambda: fit_leaderboard(styled, FitSettings(
-            rounds=args.style_rounds, seed=args.seed, style_control=True)))
-        rows.append((f"in process: style control + {args.style_rounds} bootstrap rounds", t_style_boot))
         coefficients = ", ".join(f"{n} {b:+.3f} (true {STYLE[n]:+.2f})" for n, b in
                                  zip(board.style.features, board.style.beta, strict=True))
         notes.append(f"style coefficients: {coefficients}")
         notes.append("style bootstrap rounds not converged: "
-                     f"{style_boot.diagnostics.convergence.bootstrap_rounds_not_converged}")
+                     f"{style_boot['diagnostics']['bootstrap_rounds_not_converged']}")
+    print(f"load average after the runs: {os.getloadavg()[0]:.1f}")
     print(f"| {'step':76s} | seconds |\n|{'-' * 78}|---------|")
     for label, seconds in rows:
         print(f"| {label:76s} | {seconds:7.2f} |")
@@ -184,6 +199,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1000)
     parser.add_argument("--style-rounds", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=positive_int, default=1,
+                        help="time each step this many times and keep the fastest (default: 1)")
     parser.add_argument("--arena-rank-python", metavar="PATH",
                         help="an interpreter with arena-rank installed (pip install arena-rank==0.1.1 in its own "
                         "virtual environment)")

@@ -14,6 +14,7 @@ import gzip
 import json
 import math
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,12 +69,18 @@ class _RawColumns:
 _MISSING = object()
 
 
-def load_battles(path: str | Path, style: bool = True) -> pd.DataFrame:
+def load_battles(path: str | Path, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """Read and validate a battles file; returns one row per battle with the known columns that are present.
 
-    `style=False` skips the style counts of `conv_metadata` where that saves work (Parquet reads only the columns
-    it needs); a fit without style control does not use them."""
+    `columns` names the known columns to read besides the required ones (default: all); the others are read past
+    like unknown ones, unchecked (a fit reads what its settings use, `leaderboard.ratings.battle_columns`).
+    Model names, winners and text fields come back as pandas categoricals (model_a and model_b share one sorted
+    list of models), so later steps work on integer codes."""
     path = Path(path)
+    wanted = set(REQUIRED) | (set(BY_NAME) if columns is None else set(columns))
+    unknown = sorted(wanted - set(BY_NAME))
+    if unknown:
+        raise ValueError(f"unknown battle columns {', '.join(unknown)} (known: {', '.join(BY_NAME)})")
     if not path.is_file():
         raise BattleDataError(f"{path}: no such file")
     suffixes = [s.lower() for s in path.suffixes]
@@ -84,13 +91,13 @@ def load_battles(path: str | Path, style: bool = True) -> pd.DataFrame:
         raise BattleDataError(f"{path}: unknown battles format {path.name!r} (use .jsonl, .json, .csv or .parquet)")
     try:
         if kind in (".jsonl", ".ndjson"):
-            raw = _read_plain_json_lines(path) or _read_json_lines(path)
+            raw = _read_plain_json_lines(path, wanted) or _read_json_lines(path, wanted)
         elif kind == ".json":
-            raw = _read_json_array(path)
+            raw = _read_json_array(path, wanted)
         elif kind == ".csv":
-            raw = _read_csv(path)
+            raw = _read_csv(path, wanted)
         else:
-            raw = _read_parquet(path, style)
+            raw = _read_parquet(path, wanted)
     except UnicodeDecodeError as error:
         raise BattleDataError(f"{path}: not UTF-8 text ({error.reason})") from None
     except pd.errors.ParserError as error:
@@ -113,18 +120,18 @@ def _open(path: Path, binary: bool = False):
     return opener(path, mode, encoding=encoding)
 
 
-def _records_columns(records: list[dict], where: _Locations) -> _RawColumns:
-    """One list per known field of parsed records; a field no record has is left out."""
+def _records_columns(records: list[dict], where: _Locations, wanted: set[str]) -> _RawColumns:
+    """One list per wanted known field of parsed records; a field no record has is left out."""
     present = {key for record in records for key in record}
     columns = {}
     for column in COLUMNS:
-        if column.name in present:
+        if column.name in present and column.name in wanted:
             default = _MISSING if column.required else None
             columns[column.name] = [record.get(column.name, default) for record in records]
     return _RawColumns(columns, len(records), where)
 
 
-def _read_json_lines(path: Path) -> _RawColumns:
+def _read_json_lines(path: Path, wanted: set[str]) -> _RawColumns:
     """The exact reader: one `json.loads` per line, so a syntax error names its line."""
     records, numbers = [], []
     with _open(path) as handle:
@@ -136,10 +143,10 @@ def _read_json_lines(path: Path) -> _RawColumns:
                 raise BattleDataError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
             records.append(record)
             numbers.append(number)
-    return _records_columns(records, _Locations("line", 1, np.asarray(numbers)))
+    return _records_columns(records, _Locations("line", 1, np.asarray(numbers)), wanted)
 
 
-def _read_json_array(path: Path) -> _RawColumns:
+def _read_json_array(path: Path, wanted: set[str]) -> _RawColumns:
     with _open(path) as handle:
         records = _parse_json(handle.read(), path, lambda error: f"line {error.lineno}")
     if not isinstance(records, list):
@@ -148,11 +155,11 @@ def _read_json_array(path: Path) -> _RawColumns:
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise BattleDataError(f"{path}: {where[index]}: expected a JSON object, got {type(record).__name__}")
-    return _records_columns(records, where)
+    return _records_columns(records, where, wanted)
 
 
-def _read_csv(path: Path) -> _RawColumns:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+def _read_csv(path: Path, wanted: set[str]) -> _RawColumns:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=lambda name: name in wanted)
     columns: dict[str, pa.Array | list] = {}
     for name in frame.columns:
         column = BY_NAME.get(name)
@@ -179,13 +186,13 @@ def _parse_json(text: str, path: Path, place) -> Any:
         raise BattleDataError(f"{path}: {place(error)}: not valid JSON ({error.msg})") from None
 
 
-def _read_parquet(path: Path, style: bool) -> _RawColumns:
+def _read_parquet(path: Path, wanted: set[str]) -> _RawColumns:
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
-    names = [name for name in schema.names if name in BY_NAME and (style or BY_NAME[name].kind != "metadata")]
+    names = [name for name in schema.names if name in wanted]
     # Text columns come out dictionary-encoded, as Parquet stores them: each distinct name is checked once.
-    text = [name for name in names if pa.types.is_string(schema.field(name).type)]
+    text = [name for name in names if _is_text(schema.field(name).type)]
     table = pq.read_table(path, columns=names, read_dictionary=text).unify_dictionaries()
     # Nested columns stay in chunks (joining them copies every field); the checks read chunked arrays as well.
     columns = {name: table[name] if BY_NAME[name].kind in ("metadata", "tags") else table[name].combine_chunks()
@@ -199,18 +206,18 @@ _ARROW_TYPES = {"name": pa.string(), "winner": pa.string(), "text": pa.string(),
                 "flag": pa.bool_()}
 
 
-def _arrow_schema(data: bytes) -> pa.Schema | None:
+def _arrow_schema(data: bytes, wanted: set[str]) -> pa.Schema | None:
     """The known fields with the types of a plainly valid file; the nested ones only where the file has them
     (parsing a nested type costs time on every line); None where Arrow must infer (`category_tag`'s labels
     have no fixed shape)."""
-    if b'"category_tag"' in data:
+    if "category_tag" in wanted and b'"category_tag"' in data:
         return None
     metadata = pa.struct([
         (count.key.format(side=side), pa.struct([(part, _COUNT) for part in count.parts]) if count.parts else _COUNT)
         for count in STYLE_COUNTS for side in "ab"
     ])
-    fields = [(c.name, _ARROW_TYPES[c.kind]) for c in COLUMNS if c.kind in _ARROW_TYPES]
-    if b'"conv_metadata"' in data:
+    fields = [(c.name, _ARROW_TYPES[c.kind]) for c in COLUMNS if c.kind in _ARROW_TYPES and c.name in wanted]
+    if "conv_metadata" in wanted and b'"conv_metadata"' in data:
         fields.append(("conv_metadata", metadata))
     return pa.schema(fields)
 
@@ -224,7 +231,7 @@ def _need(condition: bool) -> None:
         raise _NeedsLineReader
 
 
-def _read_plain_json_lines(path: Path) -> _RawColumns | None:
+def _read_plain_json_lines(path: Path, wanted: set[str]) -> _RawColumns | None:
     """The columns of a JSON-lines file that is plainly valid, parsed by Arrow in a fraction of the line reader's
     time; None for anything else (blank lines, tabs or carriage returns, values of other types, a field left
     out of a record that needs it). Both readers give the same battles for every file this one accepts."""
@@ -234,7 +241,7 @@ def _read_plain_json_lines(path: Path) -> _RawColumns | None:
         data = handle.read()
     try:
         _need(_one_object_per_line(data))
-        schema = _arrow_schema(data)
+        schema = _arrow_schema(data, wanted)
         options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore") if schema \
             else pa_json.ParseOptions()
         try:
@@ -244,7 +251,7 @@ def _read_plain_json_lines(path: Path) -> _RawColumns | None:
         _need(table.num_rows == data.count(b"\n") + (not data.endswith(b"\n")))
         columns = {}
         for name in table.column_names:
-            if name not in BY_NAME:
+            if name not in wanted:
                 continue
             array = table[name].combine_chunks()
             if BY_NAME[name].required:
@@ -403,13 +410,26 @@ _CONVERT = {
 }
 
 
-def _decoded(array: pa.Array, clean=None) -> pd.Series:
-    """A text array as pandas text ("" where null), `clean` applied once to each distinct value."""
-    if clean is None and not pa.types.is_dictionary(array.type):
-        return array.cast(pa.string()).fill_null("").to_pandas()
-    encoded = _encoded(array)
-    words = encoded.dictionary if clean is None else clean(encoded.dictionary)
-    return pc.take(words, encoded.indices).fill_null("").to_pandas()
+def _codes(encoded: pa.DictionaryArray) -> np.ndarray:
+    """Each row's position in the dictionary, -1 where null."""
+    return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+
+
+def _categorical(words: Sequence[str], codes: np.ndarray) -> pd.Categorical:
+    """words[codes] as a pandas categorical whose categories are the distinct words that occur, sorted (a
+    dictionary may hold a word twice once cleaned, and words no row uses)."""
+    used = np.bincount(codes, minlength=len(words)) > 0
+    categories = sorted({word for word, use in zip(words, used, strict=True) if use})
+    position = {word: i for i, word in enumerate(categories)}
+    remap = np.array([position.get(word, -1) for word in words], dtype=np.int32)
+    return pd.Categorical.from_codes(remap[codes], categories=categories)
+
+
+def _text(check: _Checker, name: str, array: pa.Array) -> pd.Categorical:
+    """A text column: "" where absent."""
+    encoded = _encoded(check.strings(name, array))
+    words, codes = encoded.dictionary.to_pylist(), _codes(encoded)
+    return _categorical([*words, ""], np.where(codes < 0, len(words), codes))
 
 
 def _validate(raw: _RawColumns, path: Path) -> pd.DataFrame:
@@ -418,7 +438,8 @@ def _validate(raw: _RawColumns, path: Path) -> pd.DataFrame:
     if missing:
         found = ", ".join(raw.columns) or "no known column"
         raise BattleDataError(f"{path}: missing column {missing[0]!r} (columns found: {found})")
-    battles: dict[str, np.ndarray | pd.Series] = {}
+    battles: dict[str, np.ndarray | pd.Categorical] = {}
+    names = {}
     for column in COLUMNS:
         if column.name not in raw.columns:
             continue
@@ -429,11 +450,13 @@ def _validate(raw: _RawColumns, path: Path) -> pd.DataFrame:
         if not column.required and array.null_count == len(array):
             continue  # a field every battle leaves empty is as good as absent
         if column.kind == "name":
-            battles[column.name] = _names(check, column.name, array)
+            names[column.name] = _names(check, column.name, array)
+            if len(names) == 2:  # both sides share one list of models
+                battles |= _models(names["model_a"], names["model_b"])
         elif column.kind == "winner":
             battles[column.name] = _winners(check, array)
         elif column.kind == "text":
-            battles[column.name] = _decoded(check.strings(column.name, array))
+            battles[column.name] = _text(check, column.name, array)
         elif column.kind == "number":
             battles[column.name] = _numbers(check, column.name, array)
         elif column.kind == "flag":
@@ -442,7 +465,7 @@ def _validate(raw: _RawColumns, path: Path) -> pd.DataFrame:
             battles |= _style_counts(check, column.name, array)
         else:
             battles["tags"] = _tags(check, column.name, array)
-    return pd.DataFrame(battles, index=pd.RangeIndex(raw.rows))
+    return pd.DataFrame(battles, index=pd.RangeIndex(raw.rows), copy=False)  # no copy into 2-d blocks
 
 
 def _flat_objects(check: _Checker, name: str, values: list) -> list:
@@ -489,7 +512,8 @@ def _labels(value: dict, prefix: str):
             yield f"{prefix}{key}", child
 
 
-def _names(check: _Checker, name: str, array: pa.Array) -> pd.Series:
+def _names(check: _Checker, name: str, array: pa.Array) -> tuple[list[str], np.ndarray]:
+    """A model-name column as its cleaned dictionary and each row's position in it."""
     if not _is_text(array.type):
         index = check.first(np.ones(len(array), dtype=bool)) if array.null_count == len(array) else \
             check.first(pc.is_valid(array))
@@ -498,13 +522,22 @@ def _names(check: _Checker, name: str, array: pa.Array) -> pd.Series:
     if index is not None:
         check.fail(index, name, "expected a model name, got None")
     encoded = _encoded(array)
-    index = check.first_of(encoded, pc.indices_nonzero(pc.equal(pc.utf8_trim_whitespace(encoded.dictionary), "")))
+    words = pc.utf8_trim_whitespace(encoded.dictionary)
+    index = check.first_of(encoded, pc.indices_nonzero(pc.equal(words, "")))
     if index is not None:
         check.fail(index, name, f"expected a model name, got {check.values(array, index)!r}")
-    return _decoded(encoded, pc.utf8_trim_whitespace)
+    return words.to_pylist(), _codes(encoded)
 
 
-def _winners(check: _Checker, array: pa.Array) -> pd.Series:
+def _models(model_a: tuple[list[str], np.ndarray], model_b: tuple[list[str], np.ndarray]
+            ) -> dict[str, pd.Categorical]:
+    """Both model columns as categoricals over one sorted list of models, so that they compare code by code."""
+    (words_a, codes_a), (words_b, codes_b) = model_a, model_b
+    both = _categorical(words_a + words_b, np.concatenate([codes_a, codes_b + len(words_a)]))
+    return {"model_a": both[: len(codes_a)], "model_b": both[len(codes_a):]}
+
+
+def _winners(check: _Checker, array: pa.Array) -> pd.Categorical:
     expected = f"(expected one of {', '.join(WINNERS)})"
     if not _is_text(array.type):
         index = check.first(pc.is_valid(array)) or 0
@@ -517,7 +550,7 @@ def _winners(check: _Checker, array: pa.Array) -> pd.Series:
     index = check.first_of(encoded, pc.indices_nonzero(pc.invert(pc.is_in(encoded.dictionary, value_set=known))))
     if index is not None:
         check.fail(index, "winner", f"unknown value {check.values(array, index)!r} {expected}")
-    return _decoded(encoded, lambda words: pa.array([WINNER_ALIASES.get(w, w) for w in words.to_pylist()]))
+    return _categorical([WINNER_ALIASES.get(w, w) for w in encoded.dictionary.to_pylist()], _codes(encoded))
 
 
 def _numbers(check: _Checker, name: str, array: pa.Array) -> np.ndarray:
@@ -549,23 +582,49 @@ def _flags(check: _Checker, name: str, array: pa.Array) -> np.ndarray:
 
 
 def _count_values(check: _Checker, field: str, array: pa.Array) -> np.ndarray:
-    """A count (a number, or an object whose values are summed) per battle: float, NaN where absent."""
-    if pa.types.is_struct(array.type):
-        total = np.zeros(len(array))
-        for i in range(array.type.num_fields):
-            part = pc.struct_field(array, [i])
-            total += _count_values(check, field, part) if pa.types.is_struct(part.type) else \
-                np.nan_to_num(_count_values(check, field, part))
-        return np.where(pc.is_valid(array).to_numpy(zero_copy_only=False), total, np.nan)
+    """A count (a number, or an object whose values are summed, absent parts as 0) per battle: float, NaN where
+    absent. Checked in Arrow and added up chunk by chunk into one array (a fresh array per part and chunk costs
+    more in page faults than the sums)."""
+    total = np.zeros(len(array))
+    if not pa.types.is_struct(array.type):
+        _add(total, _counts(check, field, array))
+        return _absent_as_nan(total, array)
+    for i in range(array.type.num_fields):
+        part = pc.struct_field(array, [i])
+        if pa.types.is_struct(part.type):
+            total += np.nan_to_num(_count_values(check, field, part))
+        elif not pa.types.is_null(part.type):  # a part no battle has adds nothing
+            _add(total, _counts(check, field, part))
+    return _absent_as_nan(total, array)
+
+
+def _add(total: np.ndarray, values: pa.Array | pa.ChunkedArray) -> None:
+    """total += values, nulls counting as 0."""
+    start = 0
+    for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+        numbers = (chunk.fill_null(0) if chunk.null_count else chunk).to_numpy(zero_copy_only=False)
+        total[start : start + len(chunk)] += numbers
+        start += len(chunk)
+
+
+def _counts(check: _Checker, field: str, array: pa.Array) -> pa.Array:
+    """A column of plain counts: numbers, none negative."""
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_null(array.type):
-        counts = array.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        index = check.first(counts < 0)
-        if index is None:
-            return counts
-        check.fail(index, field, f"expected a count, got {counts[index]:g}")
+        lowest = pc.min(array).as_py()
+        if lowest is None or lowest >= 0:
+            return array
+        index = check.first(pc.less(array, 0))
+        check.fail(index, field, f"expected a count, got {float(check.values(array, index)):g}")
     index = check.first(pc.is_valid(array))
     check.fail(index, field, f"expected a count or an object of counts, got {check.values(array, index)!r}")
     raise AssertionError  # unreachable: fail raised
+
+
+def _absent_as_nan(values: np.ndarray, array: pa.Array) -> np.ndarray:
+    """`values` with NaN where `array` is null."""
+    if array.null_count:
+        values = np.where(pc.is_valid(array).to_numpy(zero_copy_only=False), values, np.nan)
+    return values
 
 
 def _style_counts(check: _Checker, name: str, array: pa.Array) -> dict[str, np.ndarray]:
@@ -579,9 +638,8 @@ def _style_counts(check: _Checker, name: str, array: pa.Array) -> dict[str, np.n
         for side in "ab":
             key = count.key.format(side=side)
             if key in present:
-                field = pc.struct_field(array, [present[key]])
-                values = _count_values(check, f"{name}.{key}", field)
-                values = np.where(pc.is_valid(array).to_numpy(zero_copy_only=False), values, np.nan)
+                values = _count_values(check, f"{name}.{key}", pc.struct_field(array, [present[key]]))
+                values = _absent_as_nan(values, array)
                 if not np.isnan(values).all():  # a count no battle has is as good as absent
                     out[style_column(count.feature, side)] = values
     return out

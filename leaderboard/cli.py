@@ -6,6 +6,7 @@ Only argparse (and the argument types) is imported here; numpy, pandas and matpl
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from molmo_arena.common.arguments import non_negative_int, positive_int
@@ -109,11 +110,23 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no table on stdout")
 
 
-def _fit(args: argparse.Namespace):
+def _one_blas_thread() -> None:
+    """Keep OpenBLAS to one thread unless the user chose otherwise (set before numpy loads; no effect after).
+
+    The fit's linear algebra is on (M, M) matrices, where OpenBLAS's own threads cost more than they give: on a
+    busy 2-core machine a 250 x 250 solve waits tens of milliseconds for them instead of taking under one, and
+    the bootstrap runs its own workers (bench/README.md, leaderboard section)."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def _fit(args: argparse.Namespace, columns: tuple[str, ...] = ()):
+    """Read the battles (the fields the fit reads, and `columns`) and fit them as the options say; the input's
+    hash is computed on a second thread meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
     from leaderboard.battles import load_battles
-    from leaderboard.ratings import FitSettings, fit_leaderboard
+    from leaderboard.ratings import FitSettings, battle_columns, fit_leaderboard
     from molmo_arena.common.files import file_sha256
 
     settings = FitSettings(ties=args.ties, ci=args.ci, rounds=args.rounds, seed=args.seed, anchor=args.anchor,
@@ -122,9 +135,11 @@ def _fit(args: argparse.Namespace):
                            style_ridge=args.style_ridge, daily_votes_per_judge=args.daily_votes_per_judge,
                            outlier_test=args.outlier_test, keep_outliers=args.keep_outliers,
                            reweight_pairs=args.reweight_pairs)
-    battles = load_battles(args.battles, style=args.style_control)
-    board = fit_leaderboard(battles, settings, progress=not args.quiet)
-    source = {"file": Path(args.battles).name, "sha256": file_sha256(args.battles)}
+    with ThreadPoolExecutor(1) as pool:
+        digest = pool.submit(file_sha256, args.battles)
+        battles = load_battles(args.battles, battle_columns(settings) + columns)
+        board = fit_leaderboard(battles, settings, progress=not args.quiet)
+        source = {"file": Path(args.battles).name, "sha256": digest.result()}
     for note in board.diagnostics.warnings():
         print(f"warning: {note}", file=sys.stderr)
     return battles, board, source
@@ -142,6 +157,7 @@ def _show(board, written, quiet: bool) -> None:
 
 
 def run_fit(args: argparse.Namespace) -> int:
+    _one_blas_thread()
     from leaderboard.outputs import fit_files, write_files
 
     _, board, source = _fit(args)
@@ -151,11 +167,12 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    _one_blas_thread()
     from leaderboard.outputs import write_files
-    from leaderboard.report import build_report, load_benchmarks
+    from leaderboard.report import REPORT_COLUMNS, build_report, load_benchmarks
 
     benchmarks = load_benchmarks(args.benchmarks, args.benchmark_average) if args.benchmarks else None
-    battles, board, source = _fit(args)
+    battles, board, source = _fit(args, REPORT_COLUMNS)
     files = build_report(battles, board, source, args.title, benchmarks, args.benchmark_average,
                          progress=not args.quiet)
     written = write_files(args.out, files)

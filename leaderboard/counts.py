@@ -42,11 +42,14 @@ class PairCounts:
 
 
 def codes(column: pd.Series, index: dict[str, int], missing: int = -1) -> np.ndarray:
-    """Position of each value in `index` (`missing` for others), through one factorisation (fast on Arrow-backed
-    strings)."""
-    found, uniques = pd.factorize(column)
-    lookup = np.array([index.get(value, missing) for value in uniques], dtype=np.int64)
-    return lookup[found]
+    """Position of each value in `index` (`missing` for others and for nulls): one lookup per distinct value,
+    through the categorical's own codes (as `load_battles` returns them) or one factorisation."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        found, uniques = column.cat.codes.to_numpy(), column.cat.categories
+    else:
+        found, uniques = pd.factorize(column)
+    lookup = np.array([index.get(value, missing) for value in uniques] + [missing], dtype=np.int64)
+    return lookup[found]  # -1 (null) takes the last entry
 
 
 def count_pairs(battles: pd.DataFrame, models: tuple[str, ...] | None = None) -> PairCounts:
@@ -59,13 +62,10 @@ def count_pairs(battles: pd.DataFrame, models: tuple[str, ...] | None = None) ->
     b = codes(battles["model_b"], index)
     if (a < 0).any() or (b < 0).any():
         raise ValueError("battles name a model outside the given model list")
-    outcome = codes(battles["winner"], {"model_a": 0, "model_b": 1})
-    a_won = outcome == 0
-    b_won = outcome == 1
-    tied = outcome < 0
-    size = n * n
-    wins = np.bincount(a[a_won] * n + b[a_won], minlength=size) + np.bincount(
-        b[b_won] * n + a[b_won], minlength=size
-    )
-    ties = np.bincount(a[tied] * n + b[tied], minlength=size).reshape(n, n)
-    return PairCounts(models, wins.reshape(n, n).astype(float), (ties + ties.T).astype(float))
+    cell = a * (3 * n)  # in place from here: each temporary of millions of battles costs page faults
+    b *= 3
+    cell += b
+    cell += codes(battles["winner"], {"model_a": 0, "model_b": 1}, missing=2)  # 2: a tie of either kind
+    cell = np.bincount(cell, minlength=3 * n * n).reshape(n, n, 3).astype(float)
+    # cell[a, b]: battles of model_a = a against model_b = b that a won, that b won, that were tied.
+    return PairCounts(models, cell[:, :, 0] + cell[:, :, 1].T, cell[:, :, 2] + cell[:, :, 2].T)

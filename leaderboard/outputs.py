@@ -45,13 +45,12 @@ def pairwise_table(board: Leaderboard) -> pd.DataFrame:
     """For every pair (better-rated model first): P(model_a beats model_b), its 95% interval, and whether the
     interval excludes one half."""
     p, low, high = board.win_probability()
-    order = [board.models.index(m) for m in board.table()["model"]]
-    rows = [
-        (board.models[i], board.models[j], p[i, j], low[i, j], high[i, j])
-        for position, i in enumerate(order)
-        for j in order[position + 1 :]
-    ]
-    frame = pd.DataFrame(rows, columns=["model_a", "model_b", "p_win", "lower", "upper"])
+    order = np.array([board.models.index(m) for m in board.table()["model"]], dtype=np.int64)
+    first, second = np.triu_indices(len(order), k=1)  # every pair once, in table order
+    i, j = order[first], order[second]
+    models = np.array(board.models, dtype=object)
+    frame = pd.DataFrame({"model_a": models[i], "model_b": models[j], "p_win": p[i, j], "lower": low[i, j],
+                          "upper": high[i, j]})
     frame["decided"] = (frame["lower"] > 0.5) | (frame["upper"] < 0.5)
     return frame
 

@@ -166,12 +166,7 @@ class Leaderboard:
         """
         diff = self.rating[:, None] - self.rating[None, :]
         if self.samples is not None:
-            low = np.zeros_like(diff)
-            high = np.zeros_like(diff)
-            for i in range(len(self.models) - 1):  # R_j - R_i = -(R_i - R_j): one half of the pairs is enough
-                low[i, i + 1:], high[i, i + 1:] = percentile_bounds(self.samples[:, [i]] - self.samples[:, i + 1:])
-            upper_half = np.triu_indices(len(self.models), k=1)
-            low.T[upper_half], high.T[upper_half] = -high[upper_half], -low[upper_half]
+            low, high = difference_bounds(self.samples)
         else:
             c = self.covariance
             sd = np.sqrt(np.maximum(np.diag(c)[:, None] + np.diag(c)[None, :] - 2 * c, 0.0))
@@ -179,16 +174,56 @@ class Leaderboard:
         return expit(diff / ELO_PER_NAT), expit(low / ELO_PER_NAT), expit(high / ELO_PER_NAT)
 
 
-def percentile_bounds(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The 2.5% and 97.5% quantiles along the first axis, as `np.quantile` computes them (linear
-    interpolation), from one partial sort that places the four order statistics they need."""
-    count = len(samples)
+def percentile_bounds(samples: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The 2.5% and 97.5% quantiles along `axis`, as `np.quantile` computes them (linear interpolation), from
+    one partial sort that places the four order statistics they need."""
+    count = samples.shape[axis]
     positions = [q * (count - 1) for q in (0.025, 0.975)]
     below = [int(np.floor(p)) for p in positions]
     above = [min(b + 1, count - 1) for b in below]
-    part = np.partition(samples, sorted(set(below + above)), axis=0)
-    low, high = (part[b] + (p - b) * (part[a] - part[b]) for p, b, a in zip(positions, below, above, strict=True))
+    part = np.partition(samples, sorted(set(below + above)), axis=axis)
+    low, high = (np.take(part, b, axis) + (p - b) * (np.take(part, a, axis) - np.take(part, b, axis))
+                 for p, b, a in zip(positions, below, above, strict=True))
     return low, high
+
+
+def difference_bounds(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(M, M) 2.5% and 97.5% quantiles of R_i - R_j over the bootstrap rounds (rounds, M).
+
+    One half of the pairs is computed (R_j - R_i = -(R_i - R_j)), each model's differences as contiguous rows,
+    split between two threads (numpy's partial sort releases the GIL)."""
+    n = samples.shape[1]
+    by_model = np.ascontiguousarray(samples.T)
+    low, high = np.zeros((n, n)), np.zeros((n, n))
+
+    def rows(models: range) -> None:
+        for i in models:
+            low[i, i + 1:], high[i, i + 1:] = percentile_bounds(by_model[i] - by_model[i + 1:], axis=1)
+
+    # Model i has n - 1 - i pairs below it: split where half of all pairs are done.
+    middle = int(np.searchsorted(np.cumsum(np.arange(n - 1, 0, -1)), n * (n - 1) // 4))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(rows, (range(middle), range(middle, n - 1))))
+    upper_half = np.triu_indices(n, k=1)
+    low.T[upper_half], high.T[upper_half] = -high[upper_half], -low[upper_half]
+    return low, high
+
+
+def battle_columns(settings: FitSettings) -> tuple[str, ...]:
+    """The battle fields a fit with these settings reads besides model_a, model_b and winner (`select_battles`
+    and the style fit use nothing else)."""
+    columns = ()
+    if not settings.keep_named:
+        columns += ("anony",)
+    if settings.category is not None:
+        columns += ("category", "category_tag")
+    if settings.daily_votes_per_judge is not None or settings.outlier_test:
+        columns += ("judge", "tstamp")
+    if settings.style_control:
+        columns += ("conv_metadata",)
+    return columns
 
 
 def select_battles(
@@ -196,51 +231,60 @@ def select_battles(
 ) -> tuple[pd.DataFrame, dict[str, int], list[FlaggedJudge]]:
     """Apply the filters in FastChat's order (`elo_analysis.py`, `report_elo_analysis_results`): self-battles,
     category, anonymity, ties, the daily vote cap, then the anomalous-voter test. Returns the kept battles, what
-    each filter removed, and the judges the voter test flagged."""
+    each filter removed, and the judges the voter test flagged.
+
+    Filters that look at one battle at a time are masks over all battles; the voter controls, which look at a
+    judge's battles together, see the battles kept so far. The frame is copied once, at the end."""
     selection = {"read": len(battles)}
-    kept = battles
+    alive = np.ones(len(battles), dtype=bool)
 
     def keep(mask: np.ndarray, reason: str) -> None:
-        nonlocal kept
-        selection[reason] = int((~mask).sum())
-        kept = kept[mask]
+        """Keep the battles where `mask` (over all battles) holds."""
+        selection[reason] = int(np.count_nonzero(alive & ~mask))
+        alive[...] = alive & mask
 
-    keep((kept["model_a"] != kept["model_b"]).to_numpy(), "self_battles")  # no information about ratings
+    def kept() -> pd.DataFrame:
+        return battles if alive.all() else battles[alive]
+
+    keep((battles["model_a"] != battles["model_b"]).to_numpy(), "self_battles")  # no information about ratings
     if settings.category is not None:
-        if "category" not in kept.columns and "tags" not in kept.columns:
+        if "category" not in battles.columns and "tags" not in battles.columns:
             raise BattleDataError(f"--category {settings.category!r} given, but the battles have no 'category' "
                                   "or 'category_tag' field")
-        mask = np.zeros(len(kept), dtype=bool)
-        if "category" in kept.columns:
-            mask |= (kept["category"] == settings.category).to_numpy()
-        if "tags" in kept.columns:
-            mask |= ("," + kept["tags"] + ",").str.contains("," + settings.category + ",", regex=False).to_numpy()
+        mask = np.zeros(len(battles), dtype=bool)
+        if "category" in battles.columns:
+            mask |= (battles["category"] == settings.category).to_numpy()
+        if "tags" in battles.columns:
+            mask |= ("," + battles["tags"] + ",").str.contains("," + settings.category + ",",
+                                                               regex=False).to_numpy()
         keep(mask, "other_categories")
-    if "anony" in kept.columns and not settings.keep_named:
-        keep(kept["anony"].to_numpy(bool), "named")
+    if "anony" in battles.columns and not settings.keep_named:
+        keep(battles["anony"].to_numpy(bool), "named")
     if settings.ties == "drop":
-        keep(kept["winner"].isin(("model_a", "model_b")).to_numpy(), "ties")
+        keep(battles["winner"].isin(("model_a", "model_b")).to_numpy(), "ties")
     if settings.daily_votes_per_judge is not None:
-        _require(kept, ("judge", "tstamp"), "--daily-votes-per-judge")
-        keep(daily_vote_cap(kept, settings.daily_votes_per_judge), "over_daily_cap")
+        _require(battles, ("judge", "tstamp"), "--daily-votes-per-judge")
+        capped = np.ones(len(battles), dtype=bool)
+        capped[np.flatnonzero(alive)] = daily_vote_cap(kept(), settings.daily_votes_per_judge)
+        keep(capped, "over_daily_cap")
     flagged: list[FlaggedJudge] = []
     if settings.outlier_test:
-        _require(kept, ("judge",), "--outlier-test")
-        flagged = anomalous_judges(kept)
+        _require(battles, ("judge",), "--outlier-test")
+        flagged = anomalous_judges(kept())
         if not settings.keep_outliers:
-            keep(~kept["judge"].isin([flag.judge for flag in flagged]).to_numpy(), "anomalous_judges")
+            keep(~battles["judge"].isin([flag.judge for flag in flagged]).to_numpy(), "anomalous_judges")
     if settings.style_control:
-        features = _style_features(kept, settings)
-        missing = np.zeros(len(kept), dtype=bool)
+        features = _style_features(battles, settings)
+        missing = np.zeros(len(battles), dtype=bool)
         for name in features:
             for side in "ab":
-                missing |= kept[style_column(name, side)].isna().to_numpy()
+                missing |= battles[style_column(name, side)].isna().to_numpy()
         keep(~missing, "no_style_counts")
-    selection["used"] = len(kept)
-    if len(kept) == 0:
+    selection["used"] = int(np.count_nonzero(alive))
+    if selection["used"] == 0:
         removed = ", ".join(f"{k}: {v}" for k, v in selection.items() if k not in ("read", "used"))
         raise BattleDataError(f"no battles left to fit after the filters (removed {removed})")
-    return kept.reset_index(drop=True), selection, flagged
+    return kept().reset_index(drop=True), selection, flagged
 
 
 def _require(battles: pd.DataFrame, fields: tuple[str, ...], option: str) -> None:

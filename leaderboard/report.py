@@ -22,6 +22,9 @@ from leaderboard.online_elo import online_elo
 from leaderboard.outputs import fit_files, package_version, pairwise_table
 from leaderboard.ratings import Leaderboard, fit_leaderboard, select_battles
 
+# The battle fields the report reads besides those of the fit: categories for the per-category table, time
+# stamps for "last updated".
+REPORT_COLUMNS = ("category", "category_tag", "tstamp")
 HEATMAP_MODELS = 25  # the heatmaps show the top models by rating, as FastChat's do (25 at scale 1)
 FIGURES = {
     "ratings": "Ratings with 95% intervals",

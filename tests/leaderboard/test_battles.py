@@ -274,3 +274,28 @@ def test_csv_cells_hold_nested_objects_as_json_text(tmp_path):
     rows[1]["conv_metadata"] = "{not json"
     with pytest.raises(BattleDataError, match=r"b.csv: line 3: field 'conv_metadata': not valid JSON"):
         load_battles(_write(tmp_path / "b.csv", rows))
+
+
+@pytest.mark.parametrize("name", ["b.jsonl", "b.json", "b.csv", "b.parquet"])
+def test_only_the_columns_asked_for_are_read_and_checked(tmp_path, name):
+    """A fit reads the fields it uses; a bad value elsewhere is read past like an unknown column."""
+    bad = {"tstamp": "yesterday"} | ({"judge": ["not", "text"]} if name.endswith(("l", "json")) else {})
+    rows = [{**row, "tstamp": str(row["tstamp"])} for row in ROWS]  # one column type, as Parquet needs
+    path = _write(tmp_path / name, [rows[0], rows[1] | bad, rows[2]])
+    battles = load_battles(path, ["anony"])
+    assert list(battles.columns) == ["model_a", "model_b", "winner", "anony"]
+    assert list(battles["anony"]) == [True, False, True]
+    with pytest.raises(BattleDataError, match=r"(line [23]|record 2|row 2): field '(judge|tstamp)'"):
+        load_battles(path)
+    with pytest.raises(ValueError, match="unknown battle columns colour"):
+        load_battles(path, ["anony", "colour"])
+
+
+def test_model_columns_share_one_sorted_list_of_models(tmp_path):
+    rows = [dict(ROWS[0], model_a="zeta ", model_b="alpha"), dict(ROWS[1], model_a="mu", model_b="zeta"), ROWS[2]]
+    battles = load_battles(_write(tmp_path / "b.parquet", rows))
+    categories = list(battles["model_a"].cat.categories)
+    assert categories == list(battles["model_b"].cat.categories) == ["alpha", "m1", "m3", "mu", "zeta"]
+    assert list(battles["model_a"]) == ["zeta", "mu", "m3"] and list(battles["model_b"]) == ["alpha", "zeta", "m1"]
+    assert list(battles["model_a"] == battles["model_b"]) == [False, False, False]
+    assert list(battles["winner"].cat.categories) == ["model_a", "tie", "tie (bothbad)"]

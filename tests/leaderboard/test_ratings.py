@@ -182,19 +182,21 @@ def test_fixed_hessian_rounds_equal_full_newton_fits(battles, monkeypatch):
 
     counts = count_pairs(battles)
     theta = fit_strengths(counts.scores).theta
-    drawn = []
-    sampler = bootstrap.multinomial_counts
-    monkeypatch.setattr(bootstrap, "multinomial_counts", lambda *a: drawn.append(sampler(*a)) or drawn[-1])
-    monkeypatch.setattr(bootstrap, "_WORKERS", 1)
+    rounds = []
+    newton = bootstrap._fixed_hessian_newton
+
+    def recorded(scores, *args):
+        fitted, converged = newton(scores, *args)
+        rounds.append((scores.copy(), fitted.copy(), converged.copy()))
+        return fitted, converged
+
+    monkeypatch.setattr(bootstrap, "_fixed_hessian_newton", recorded)
     fast = bootstrap.bootstrap_strengths(counts, theta, 50, seed=3, ridge=0.0)
-    assert fast.not_converged == 0
-    n = len(counts.models)
-    i, j = np.triu_indices(n, k=1)
-    draw = np.concatenate(drawn).reshape(50, -1, 3)  # every pair of these five models met
-    scores = np.zeros((50, n, n))
-    scores[:, i, j] = draw[:, :, 0] + 0.5 * draw[:, :, 2]
-    scores[:, j, i] = draw[:, :, 1] + 0.5 * draw[:, :, 2]
-    np.testing.assert_allclose(fast.theta, fit_strengths(scores).theta, atol=1e-6)
+    assert fast.not_converged == 0 and sum(len(fitted) for _, fitted, _ in rounds) == 50
+    for scores, fitted, converged in rounds:
+        assert converged.all()
+        assert (scores.sum(axis=(1, 2)) == len(battles)).all()  # every round resamples all the battles
+        np.testing.assert_allclose(fitted, fit_strengths(scores).theta, atol=1e-6)
 
 
 def test_rounds_that_do_not_converge_are_counted_and_reported(battles, monkeypatch, tmp_path, capsys):
@@ -228,19 +230,6 @@ def test_self_battles_are_dropped_counted_and_reported(battles):
     assert any("7 battles of a model against itself were dropped" in n for n in board.diagnostics.warnings())
 
 
-def test_resampled_counts_follow_the_multinomial():
-    """Mean, variance and covariance of the cell counts are those of Multinomial(N, n / N), and N is exact."""
-    from leaderboard.bootstrap import multinomial_counts
-
-    counts = np.array([50, 3, 0, 120, 7, 20])
-    draws = multinomial_counts(np.random.default_rng(0), counts, 40_000)
-    total, p = counts.sum(), counts / counts.sum()
-    assert (draws.sum(axis=1) == total).all() and (draws[:, 2] == 0).all()
-    np.testing.assert_allclose(draws.mean(axis=0), total * p, atol=0.1)
-    expected = total * (np.diag(p) - np.outer(p, p))
-    np.testing.assert_allclose(np.cov(draws.T), expected, atol=0.03 * expected.max())
-
-
 def test_percentile_bounds_are_numpys_quantiles():
     from leaderboard.ratings import percentile_bounds
 
@@ -271,3 +260,27 @@ def test_bootstrap_pair_intervals_are_quantiles_of_the_rating_difference(battles
                 lo, hi = np.quantile(board.samples[:, i] - board.samples[:, j], [0.025, 0.975])
                 assert low[i, j] == pytest.approx(1 / (1 + 10 ** (-lo / 400)), abs=1e-12)
                 assert high[i, j] == pytest.approx(1 / (1 + 10 ** (-hi / 400)), abs=1e-12)
+
+
+@pytest.mark.parametrize("settings", [
+    FitSettings(ci="sandwich"), FitSettings(ci="sandwich", keep_named=True), FitSettings(rounds=20, ties="drop"),
+    FitSettings(ci="sandwich", category="ocr"), FitSettings(ci="sandwich", daily_votes_per_judge=30),
+    FitSettings(ci="sandwich", outlier_test=True), FitSettings(ci="sandwich", style_control=True),
+])
+def test_a_fit_reads_only_the_columns_its_settings_name(tmp_path, settings):
+    """`battle_columns` names every field the fit uses: reading just those gives the same leaderboard."""
+    from leaderboard.battles import load_battles
+    from leaderboard.ratings import battle_columns
+    from leaderboard.simulate import write_battles_parquet
+
+    battles = simulate_battles(TRUE_RATINGS, 3000, seed=4, categories=("chart", "ocr"), judges=12,
+                               style={"tokens": 0.3, "headers": 0.0, "lists": 0.05, "bold": 0.1})
+    battles["anony"] = np.arange(len(battles)) % 5 != 0
+    path = tmp_path / "battles.parquet"
+    write_battles_parquet(battles, path)
+    every = fit_leaderboard(load_battles(path), settings)
+    needed = fit_leaderboard(load_battles(path, battle_columns(settings)), settings)
+    assert needed.selection == every.selection
+    np.testing.assert_array_equal(needed.rating, every.rating)
+    np.testing.assert_array_equal(needed.upper, every.upper)
+

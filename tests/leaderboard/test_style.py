@@ -114,3 +114,30 @@ def test_battles_without_style_counts_are_refused_by_name(battles):
     with pytest.raises(BattleDataError, match="needs the style count 'sum_assistant_a_tokens' in the battles' "
                                               "conv_metadata"):
         fit_leaderboard(battles, STYLE)
+
+
+def test_each_bootstrap_round_is_its_resamples_own_fit(styled, monkeypatch):
+    """A round's (theta, beta) is the full Newton fit of the battles weighted by the counts it drew."""
+    from leaderboard import style
+
+    drawn = []
+
+    class Recording(style.CellSampler):
+        def draw(self, rng, size):
+            draws = super().draw(rng, size)
+            drawn.append(draws[0].copy())
+            return draws
+
+    monkeypatch.setattr(style, "CellSampler", Recording)
+    monkeypatch.setattr(style, "_WORKERS", 1)
+    board = fit_leaderboard(styled, STYLE)
+    models = board.models
+    data = style.style_data(styled, models, board.style.features)
+    fit = style.fit_style(data)
+    thetas, betas, failed = style.bootstrap_style(data, fit, 6, seed=3)
+    assert failed == 0 and len(drawn) == 6 and all(counts.sum() == data.size for counts in drawn)
+    for theta, beta, counts in zip(thetas, betas, drawn, strict=True):
+        again = style.fit_style(data, weight=data.weight * counts, init=(fit.theta, fit.beta))
+        assert again.converged
+        np.testing.assert_allclose(theta, again.theta, atol=1e-6)
+        np.testing.assert_allclose(beta, again.beta, atol=1e-6)
