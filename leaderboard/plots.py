@@ -32,19 +32,20 @@ def _title(figure, text: str) -> None:
 
 
 def clipped_texts(figure) -> list[str]:
-    """The drawn texts of a figure (titles, axis labels, tick labels in view, annotations) that do not fit inside
-    it: for the tests, nothing may be cut off."""
+    """The drawn texts of a figure that do not fit inside it (titles, axis labels, tick labels in view) or inside
+    their axes (annotations and cell values, which would run over the frame): for the tests, nothing may be cut
+    off."""
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
-    box = figure.bbox
-    texts = list(figure.texts)  # the suptitle among them
+    texts = [(text, figure.bbox) for text in figure.texts]  # the suptitle among them
     for axes in figure.axes:
-        texts += [axes.title, axes.xaxis.label, axes.yaxis.label, *axes.texts]
+        texts += [(text, figure.bbox) for text in (axes.title, axes.xaxis.label, axes.yaxis.label)]
+        texts += [(text, axes.bbox) for text in axes.texts]
         for axis in (axes.xaxis, axes.yaxis):
             low, high = sorted(axis.get_view_interval())
-            texts += [tick.label1 for tick in axis.get_major_ticks() if low <= tick.get_loc() <= high]
+            texts += [(tick.label1, figure.bbox) for tick in axis.get_major_ticks() if low <= tick.get_loc() <= high]
     out = []
-    for text in texts:
+    for text, box in texts:
         if not text.get_visible() or not text.get_text():
             continue
         extent = text.get_window_extent(renderer)
@@ -98,14 +99,18 @@ def matrix_figure(matrix: np.ndarray, labels: list[str], title: str, fmt: str, c
 
 
 def benchmark_figure(joined: pd.DataFrame, average_column: str, title: str):
-    """Benchmark average against the rating, one labelled point per model."""
+    """Benchmark average against the rating, one labelled point per model: labels of points in the right half
+    read leftwards from the point, so that none runs over the frame."""
     figure = _figure(7.5, 6.0)
     axes = figure.add_subplot()
-    axes.scatter(joined[average_column], joined["rating"], color="#1f5fa8")
-    for row in joined.itertuples(index=False):
-        axes.annotate(row.model, (getattr(row, average_column), row.rating), fontsize=6.5,
-                      xytext=(3, 3), textcoords="offset points")
-    axes.margins(x=0.2, y=0.1)  # room for the labels of the outermost points
+    x, y = joined[average_column].to_numpy(float), joined["rating"].to_numpy(float)
+    axes.scatter(x, y, color="#1f5fa8")
+    middle = (x.min() + x.max()) / 2
+    for model, point_x, point_y in zip(joined["model"], x, y):
+        left = point_x > middle
+        axes.annotate(model, (point_x, point_y), fontsize=6.5, xytext=(-3 if left else 3, 3),
+                      textcoords="offset points", ha="right" if left else "left")
+    axes.margins(x=0.1, y=0.1)
     axes.set_xlabel(f"benchmark average ({average_column})")
     axes.set_ylabel("rating (Elo scale)")
     _title(figure, title)
