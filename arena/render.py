@@ -15,6 +15,8 @@ The allow-list and the attack cases it is tested against are described in docs/a
 
 from __future__ import annotations
 
+import functools
+
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -40,9 +42,11 @@ def _parser() -> MarkdownIt:
 _MARKDOWN = _parser()
 
 
+@functools.lru_cache(maxsize=1024)
 def render_markdown(text: str) -> str:
     """HTML for `text` read as Markdown, with every link reduced to its text, every image to "[image: ALT]",
-    raw HTML shown as text, and only `ALLOWED_TAGS` / `ALLOWED_ATTRIBUTES` left in the result."""
+    raw HTML shown as text, and only `ALLOWED_TAGS` / `ALLOWED_ATTRIBUTES` left in the result. Cached: the vote
+    page renders the same question and answers on each of its runs."""
     tokens = _MARKDOWN.parse(text)
     for token in tokens:
         if token.children is not None:
