@@ -78,7 +78,8 @@ class SessionKey(Base):
     expires: Mapped[float] = mapped_column(Double)
     revoked: Mapped[float | None] = mapped_column(Double)
 
-    annotator: Mapped[Annotator] = relationship()
+    # Loaded with the key in one statement: every page run checks the key and then asks for its annotator.
+    annotator: Mapped[Annotator] = relationship(lazy="joined")
 
 
 class Image(Base):

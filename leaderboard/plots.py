@@ -106,7 +106,7 @@ def benchmark_figure(joined: pd.DataFrame, average_column: str, title: str):
     x, y = joined[average_column].to_numpy(float), joined["rating"].to_numpy(float)
     axes.scatter(x, y, color="#1f5fa8")
     middle = (x.min() + x.max()) / 2
-    for model, point_x, point_y in zip(joined["model"], x, y):
+    for model, point_x, point_y in zip(joined["model"], x, y, strict=True):
         left = point_x > middle
         axes.annotate(model, (point_x, point_y), fontsize=6.5, xytext=(-3 if left else 3, 3),
                       textcoords="offset points", ha="right" if left else "left")
