@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from arena.pages import admin_page, ask_page, keep_sign_ins_in_url, live_models, vote_page
+from arena.pages import admin_page, ask_page, keep_sign_ins_in_url, live_models, settle_heap, vote_page
 
+settle_heap()
 st.set_page_config(page_title="molmo-arena", page_icon="⚖️", layout="wide")
 keep_sign_ins_in_url()
 vote = st.Page(vote_page, title="Vote", url_path="vote", default=True)

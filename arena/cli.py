@@ -15,9 +15,13 @@ import signal
 import sys
 from pathlib import Path
 
-from molmo_arena.common.arguments import positive_int
+from molmo_arena.common.arguments import non_negative_float, positive_int
 
 DEFAULT_DB = "results/arena/arena.db"
+# One key press is one vote and brings the next battle (docs/arena.md), so a vote sooner than this after its battle
+# appeared is refused: longer than a keyboard's auto-repeat delay (typically 0.25-0.6 s) plus the time the page
+# takes to draw the next battle, shorter than reading a question and two answers.
+DEFAULT_MIN_VOTE_SECONDS = 1.0
 DEFAULT_SECRET = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "molmo-arena/session.secret"
 
 
@@ -93,6 +97,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        "$MOLMO_ARENA_SECRET_FILE or ~/.config/molmo-arena/session.secret)")
     serve.add_argument("--session-hours", type=float, default=24.0,
                        help="how long a sign-in lasts (default 24 hours)")
+    serve.add_argument("--min-vote-seconds", type=non_negative_float, default=DEFAULT_MIN_VOTE_SECONDS,
+                       help="refuse a vote that comes sooner than this after its battle appeared, such as a held "
+                       f"key's repeats (default {DEFAULT_MIN_VOTE_SECONDS:g}; 0 turns it off)")
     serve.set_defaults(func=run_serve)
 
     export = commands.add_parser("export", help="write the votes as FastChat battles for the leaderboard")
@@ -255,6 +262,7 @@ def run_serve(args: argparse.Namespace) -> int:
     env = dict(os.environ, MOLMO_ARENA_DB=args.db, MOLMO_ARENA_LIVE=",".join(args.live),
                MOLMO_ARENA_SECRET_FILE=str(args.secret_file.absolute()),
                MOLMO_ARENA_SESSION_HOURS=str(args.session_hours), MOLMO_ARENA_SAMPLING=args.sampling,
+               MOLMO_ARENA_MIN_VOTE_SECONDS=str(args.min_vote_seconds),
                PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
     print(f"arena on http://{args.address}:{args.port} (database {args.db}, {args.sampling} pair sampling); "
           "Ctrl+C stops it", flush=True)

@@ -44,6 +44,12 @@ _IN_PAIR = (
     select(Battle.id, Battle.n_assigned)
     .where(Battle.pair_id == bindparam("pair_id", type_=Integer()), _UNSEEN).order_by(Battle.id)
 )
+# The counts are raised in SQL (n = n + 1), so no count is lost between servers; no pair or battle object is held
+# in the session to be kept in step.
+_COUNT_PAIR = (update(ModelPair).where(ModelPair.id == bindparam("pair_id", type_=Integer()))
+               .values(n_assigned=ModelPair.n_assigned + 1).execution_options(synchronize_session=False))
+_COUNT_BATTLE = (update(Battle).where(Battle.id == bindparam("battle_id", type_=Integer()))
+                 .values(n_assigned=Battle.n_assigned + 1).execution_options(synchronize_session=False))
 
 
 def next_battle(session: Session, annotator: Annotator, rng: random.Random, *,
@@ -73,9 +79,8 @@ def next_battle(session: Session, annotator: Annotator, rng: random.Random, *,
         session.flush()
         # Every writer locks the pair row before the battle row, so two of them cannot deadlock.
         if pair_id is not None:
-            session.execute(update(ModelPair).where(ModelPair.id == pair_id)
-                            .values(n_assigned=ModelPair.n_assigned + 1))
-        session.execute(update(Battle).where(Battle.id == battle_id).values(n_assigned=Battle.n_assigned + 1))
+            session.execute(_COUNT_PAIR, {"pair_id": pair_id})
+        session.execute(_COUNT_BATTLE, {"battle_id": battle_id})
         session.commit()
     except IntegrityError:
         # Two requests of this annotator drew the same battle at once; the other one's assignment stands.

@@ -1,11 +1,14 @@
 """The vote page as a state machine, with neither Streamlit nor the database in it.
 
 `step(state, event)` gives the next state and, when the store must be asked something, a command. Events are
-what the annotator did (`Opened` the page, clicked a vote button: `VoteClicked`, clicked `NextClicked`) and what
-the store answered (`Assigned`, `VoteStored`, `VoteRefused`). Every click names the battle of the screen it was
-on, so a click that comes from an older screen (a second tab, a double click, a page not yet redrawn) can only
-ever be about the battle that screen showed: a vote on any battle but the one on screen is refused here, and
-the store refuses a second vote or a battle that is not the annotator's.
+what the annotator did (`Opened` the page, clicked a vote button: `VoteClicked`) and what the store answered
+(`Assigned`, `VoteStored`, `VoteRefused`, `VoteTooSoon`). One click is one vote: once it is stored the next
+battle comes on screen in the same step, with the names of the two models just voted on above it, so an
+annotator votes with one key press per battle and the server draws the page once per vote. Every click names the
+battle of the screen it was on, so a click that comes from an older screen (a second tab, a double click, a page
+not yet redrawn) can only ever be about the battle that screen showed: a vote on any battle but the one on
+screen is refused here, and the store refuses a second vote, a battle that is not the annotator's, and a vote
+that comes too soon after its battle appeared (a held key), which leaves that battle on screen.
 
 `advance(state, event, store)` runs `step` and the store's answers until no command is left; the page draws
 the `VoteState` it returns (arena/pages.py).
@@ -16,13 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from arena.votes import DuplicateVoteError, NotAssignedError, Revealed, VoteRefusedError
+from arena.votes import DuplicateVoteError, NotAssignedError, Revealed, TooSoonError, VoteRefusedError
 
 NOTICE_ALREADY_VOTED = "You have already voted on that battle (in another tab?); here is the next one."
 NOTICE_NOT_YOURS = "That battle is not assigned to you; nothing was stored. Here is the next one."
 NOTICE_NOT_ON_SCREEN = "That vote was for a battle no longer on screen; nothing was stored."
-NOTICE_FIRST_VOTE_STANDS = "You have voted on this battle already; your first vote stands."
 NOTICE_REFUSED = "Your vote could not be stored: {reason}"
+NOTICE_TOO_SOON = ("That vote came {seconds:.1f} s after this battle appeared (a held or repeated key?); nothing was "
+                   "stored. Read both answers, then vote.")
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,8 @@ class VoteState:
     """What one browser tab shows.
 
     `battle_id`: the battle on screen (with the annotator, it names the assignment), None before the first;
-    `revealed`: the model names once this tab's vote on it is stored; `notice`: a line to show above it;
-    `finished`: no battle is left; `scroll_to_top`: the battle has just come on screen.
+    `revealed`: the model names of the battle this tab voted on last, shown above the next one; `notice`: a line
+    to show above it; `finished`: no battle is left; `scroll_to_top`: the battle has just come on screen.
     """
 
     battle_id: int | None = None
@@ -56,13 +60,6 @@ class VoteClicked:
 
 
 @dataclass(frozen=True)
-class NextClicked:
-    """"Next battle" (or Enter) under the revealed `battle_id`."""
-
-    battle_id: int
-
-
-@dataclass(frozen=True)
 class Assigned:
     """The store's next battle for the annotator, None when every battle is done."""
 
@@ -82,6 +79,14 @@ class VoteRefused:
 
 
 @dataclass(frozen=True)
+class VoteTooSoon:
+    """The store's answer to a vote sooner after the battle appeared than a vote can be: the battle stays."""
+
+    battle_id: int
+    notice: str
+
+
+@dataclass(frozen=True)
 class AssignNext:
     """Command: ask the store for the annotator's next battle."""
 
@@ -95,7 +100,7 @@ class StoreVote:
     reason: str | None
 
 
-Event = Opened | VoteClicked | NextClicked | Assigned | VoteStored | VoteRefused
+Event = Opened | VoteClicked | Assigned | VoteStored | VoteRefused | VoteTooSoon
 Command = AssignNext | StoreVote
 
 
@@ -108,21 +113,17 @@ def step(state: VoteState, event: Event) -> tuple[VoteState, Command | None]:  #
         case VoteClicked(battle_id, choice, reason):
             if battle_id != state.battle_id:
                 return replace(calm, notice=NOTICE_NOT_ON_SCREEN), None
-            if state.revealed is not None:
-                return replace(calm, notice=NOTICE_FIRST_VOTE_STANDS), None
             return calm, StoreVote(battle_id, choice, reason or None)
-        case VoteStored(battle_id, revealed):
-            return VoteState(battle_id=battle_id, revealed=revealed), None
+        case VoteStored(_, revealed):
+            return VoteState(revealed=revealed), AssignNext()
         case VoteRefused(_, notice):
             return VoteState(notice=notice), AssignNext()
-        case NextClicked(battle_id):
-            if battle_id != state.battle_id or state.revealed is None:
-                return calm, None
-            return VoteState(), AssignNext()
+        case VoteTooSoon(_, notice):
+            return replace(calm, notice=notice), None
         case Assigned(None):
-            return VoteState(notice=state.notice, finished=True), None
+            return replace(state, battle_id=None, finished=True, scroll_to_top=False), None
         case Assigned(battle_id):
-            return VoteState(battle_id=battle_id, notice=state.notice, scroll_to_top=True), None
+            return replace(state, battle_id=battle_id, finished=False, scroll_to_top=True), None
     raise TypeError(f"not a vote-page event: {event!r}")
 
 
@@ -147,6 +148,8 @@ def _run(command: Command, store: VoteStore) -> Event:
         return Assigned(store.next_battle())
     try:
         return VoteStored(command.battle_id, store.vote(command.battle_id, command.choice, command.reason))
+    except TooSoonError as error:
+        return VoteTooSoon(command.battle_id, NOTICE_TOO_SOON.format(seconds=error.seconds_shown))
     except DuplicateVoteError:
         return VoteRefused(command.battle_id, NOTICE_ALREADY_VOTED)
     except NotAssignedError:

@@ -3,10 +3,12 @@
 Each simulated annotator is one Streamlit session speaking Streamlit's own protocol, as the browser's frontend
 does: a websocket to /_stcore/stream (subprotocol "streamlit"), `BackMsg.rerun_script` with the widget states of
 a click, `ForwardMsg` deltas back until `script_finished`, and an HTTP GET of the battle's image from /media/.
-It signs in with its token, then, until the end: thinks (exponential, mean `--think` s), clicks a vote (timed:
-click to reveal), clicks "Next battle" (timed: click to the next battle with its image loaded). Votes go through the
-real pages, sampler and store. Printed: votes per second, p50/p99 of both latencies, errors, and the server's CPU
-seconds per vote (user + system time of the server's processes over the measured window, from /proc).
+It signs in with its token, then, until the end: thinks (`READ_S`, the server's least time before a vote, plus
+an exponential; `--think` s on average), clicks a vote (timed:
+click to the next battle with its image loaded; one click is one vote, the page then shows the next battle under
+the names of the models just voted on). Votes go through the real pages, sampler and store. Printed: votes per
+second, p50/p99 of that latency, errors, and the server's CPU seconds per vote (user + system time of the server's
+processes over the measured window, from /proc).
 
 The load generator runs on the same machine and takes CPU too; `--browsers K` adds K headless Chromium pages doing
 the same (timed in the page, from the click to the new battle's buttons) as a calibration point for the protocol
@@ -44,6 +46,7 @@ from sqlalchemy.orm import sessionmaker
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS, PROMPTS = 27, 40
+READ_S = 1.0  # `arena serve --min-vote-seconds` (its default): a sooner vote is refused, and no person votes sooner
 
 
 # --- Streamlit's protocol, page-agnostic -------------------------------------------------------------------------
@@ -147,8 +150,8 @@ def _element(proto) -> Element:
 # --- The arena's vote flow: the only page-specific part ----------------------------------------------------------
 
 class VoteFlow:
-    """Sign in, vote, next battle, on the arena's vote page (`arena/pages.py`), by widget keys: the token field
-    `token-session`, the vote buttons `vote-BATTLE-CHOICE`, the next button `next-BATTLE`."""
+    """Sign in and vote on the arena's vote page (`arena/pages.py`), by widget keys: the token field
+    `token-session`, the vote buttons `vote-BATTLE-CHOICE`."""
 
     def __init__(self, session: StreamlitSession) -> None:
         self.session = session
@@ -162,14 +165,14 @@ class VoteFlow:
         self._expect_battle()
 
     async def vote(self, rng: random.Random) -> None:
+        """A vote on the battle on screen; returns once the next battle and its image are there."""
         button = rng.choice(self.page.widgets("button", "vote-"))
         self.page = await self.session.rerun({button.id: {"trigger_value": True}})
-        if self.page.widget("button", "next-") is None:
-            raise RuntimeError(f"no reveal after the vote: {self.page.text()[:300]}")
-
-    async def next_battle(self) -> None:
-        self.page = await self.session.rerun({self.page.widget("button", "next-").id: {"trigger_value": True}})
+        if "last battle: A was" not in self.page.text():
+            raise RuntimeError(f"no names of the models voted on after the vote: {self.page.text()[:300]}")
         await self._load_images()
+        if self.page.widget("button", button.label and button.id) is not None:
+            raise RuntimeError("the battle voted on is still on screen")
         self._expect_battle()
 
     def _submit(self, label: str) -> Element:
@@ -189,8 +192,7 @@ class VoteFlow:
 
 @dataclass
 class Timings:
-    vote_s: list[float] = field(default_factory=list)
-    next_s: list[float] = field(default_factory=list)
+    vote_s: list[float] = field(default_factory=list)  # click -> the next battle with its image
     errors: list[str] = field(default_factory=list)
 
 
@@ -206,16 +208,13 @@ async def annotate(base_url: str, token: str, seed: int, start_at: float, measur
         flow = VoteFlow(session)
         await flow.sign_in(token)
         while True:
-            await asyncio.sleep(rng.expovariate(1.0 / think))
+            await asyncio.sleep(READ_S + rng.expovariate(1.0 / (think - READ_S)))
             began = time.monotonic()
             if began > measure[1]:
                 break
             await flow.vote(rng)
-            voted = time.monotonic()
-            await flow.next_battle()
             if began >= measure[0]:
-                timings.vote_s.append(voted - began)
-                timings.next_s.append(time.monotonic() - voted)
+                timings.vote_s.append(time.monotonic() - began)
     except Exception as error:  # counted and reported, the others go on
         timings.errors.append(f"{type(error).__name__}: {error}"[:300])
     finally:
@@ -292,7 +291,7 @@ def group_cpu_seconds(pgid: int) -> float:
 
 def browser_calibration(base_url: str, tokens: list[str], measure: tuple[float, float], think: float,
                         timings: Timings) -> None:
-    """Headless Chromium pages doing the same flow; the time from the Next click to the new battle's buttons."""
+    """Headless Chromium pages doing the same flow; the time from the key press to the next battle's caption."""
     from playwright.sync_api import sync_playwright
 
     chromium = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
@@ -306,17 +305,19 @@ def browser_calibration(base_url: str, tokens: list[str], measure: tuple[float, 
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("button", name="A is better", exact=False).first.wait_for(timeout=120_000)
             pages.append(page)
-        rng = random.Random(7)
+        rng, votes, shown = random.Random(7), [0] * len(pages), [time.monotonic()] * len(pages)
         while time.monotonic() < measure[1]:
             time.sleep(rng.expovariate(len(pages) / think))
-            page = rng.choice(pages)
-            page.keyboard.press(rng.choice("12345"))
-            page.get_by_role("button", name="Next battle").wait_for(timeout=60_000)
+            index = rng.randrange(len(pages))
+            time.sleep(max(0.0, shown[index] + READ_S - time.monotonic()))
+            votes[index] += 1
             began = time.monotonic()
-            page.keyboard.press("Enter")  # the vote buttons are not on the reveal: their return is the new battle
-            page.get_by_role("button", name="A is better", exact=False).first.wait_for(timeout=60_000)
+            pages[index].keyboard.press(rng.choice("12345"))
+            caption = f" {votes[index]} vote{'' if votes[index] == 1 else 's'} so far · last battle"
+            pages[index].get_by_text(caption).wait_for(timeout=60_000)
+            shown[index] = time.monotonic()
             if began >= measure[0]:
-                timings.next_s.append(time.monotonic() - began)
+                timings.vote_s.append(shown[index] - began)
         browser.close()
 
 
@@ -358,26 +359,25 @@ def measure(url: str, servers: int, annotators: int, args: argparse.Namespace, f
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
     votes = np.array(timings.vote_s) * 1000
-    nexts = np.array(timings.next_s) * 1000
     pct = lambda values, q: float(np.percentile(values, q)) if len(values) else float("nan")  # noqa: E731
     return {
         "db": args.db, "servers": servers, "annotators": annotators, "think_s": args.think,
         "votes": int(cpu["votes"]), "votes_per_s": cpu["votes"] / args.duration,
         "vote_p50_ms": pct(votes, 50), "vote_p99_ms": pct(votes, 99),
-        "next_p50_ms": pct(nexts, 50), "next_p99_ms": pct(nexts, 99),
         "server_cpu_ms_per_vote": 1000 * cpu["seconds"] / max(cpu["votes"], 1),
         "server_cpu_share": cpu["seconds"] / args.duration, "errors": len(timings.errors),
         "first_error": timings.errors[0] if timings.errors else None,
-        "browser_next_p50_ms": pct(np.array(calibration.next_s) * 1000, 50) if args.browsers else None,
-        "browser_next_p99_ms": pct(np.array(calibration.next_s) * 1000, 99) if args.browsers else None,
-        "browser_samples": len(calibration.next_s),
+        "browser_vote_p50_ms": pct(np.array(calibration.vote_s) * 1000, 50) if args.browsers else None,
+        "browser_vote_p99_ms": pct(np.array(calibration.vote_s) * 1000, 99) if args.browsers else None,
+        "browser_samples": len(calibration.vote_s),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--annotators", type=int, nargs="+", default=[50, 200])
-    parser.add_argument("--think", type=float, default=10.0, help="mean seconds before each vote (default 10)")
+    parser.add_argument("--think", type=float, default=10.0,
+                        help=f"mean seconds before each vote, more than {READ_S:g} (default 10)")
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds (default 60)")
     parser.add_argument("--ramp", type=float, default=30.0, help="seconds over which annotators sign in")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
@@ -386,6 +386,8 @@ def main() -> None:
     parser.add_argument("--browsers", type=int, default=0, help="headless Chromium pages as a calibration point")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    if args.think <= READ_S:
+        parser.error(f"--think must be more than {READ_S:g} s, the server's least time before a vote")
     if args.servers > 1 and args.db != "postgresql":
         parser.error("several servers share a PostgreSQL database: add --db postgresql")
     results = []
@@ -398,26 +400,26 @@ def main() -> None:
             if bindir is None:
                 parser.error("no PostgreSQL binaries (initdb, pg_ctl) found; on Debian: apt-get install postgresql")
             with postgres_server(bindir, max_connections=200 + 40 * args.servers) as server:
-                for n in args.annotators:
-                    results.append(measure(server.create_schema(f"capacity_{n}"), args.servers, n, args, folder))
+                for i, n in enumerate(args.annotators):  # a fresh study for each run, so that sizes can repeat
+                    results.append(measure(server.create_schema(f"capacity_{i}_{n}"), args.servers, n, args, folder))
         else:
-            for n in args.annotators:
-                results.append(measure(str(folder / f"capacity_{n}.sqlite"), args.servers, n, args, folder))
+            for i, n in enumerate(args.annotators):
+                results.append(measure(str(folder / f"capacity_{i}_{n}.sqlite"), args.servers, n, args, folder))
     print(f"think {args.think:g} s, measured {args.duration:g} s after a {args.ramp:g} s ramp, {args.sampling} "
           "sampling; the load generator runs on the same machine")
-    header = ["db", "servers", "annotators", "votes", "votes/s", "vote p50 / p99 ms", "next battle p50 / p99 ms",
+    header = ["db", "servers", "annotators", "votes", "votes/s", "vote → next battle p50 / p99 ms",
               "server CPU ms/vote", "server CPU (cores)", "errors"]
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for r in results:
         cells = [r["db"], r["servers"], r["annotators"], r["votes"], f"{r['votes_per_s']:.1f}",
-                 f"{r['vote_p50_ms']:.0f} / {r['vote_p99_ms']:.0f}", f"{r['next_p50_ms']:.0f} / {r['next_p99_ms']:.0f}",
+                 f"{r['vote_p50_ms']:.0f} / {r['vote_p99_ms']:.0f}",
                  f"{r['server_cpu_ms_per_vote']:.0f}", f"{r['server_cpu_share']:.2f}", r["errors"]]
         print("| " + " | ".join(str(cell) for cell in cells) + " |")
         if r["first_error"]:
             print(f"  first error: {r['first_error']}")
         if r["browser_samples"]:
-            print(f"  Chromium calibration ({r['browser_samples']} Next clicks): "
-                  f"p50 {r['browser_next_p50_ms']:.0f} ms, p99 {r['browser_next_p99_ms']:.0f} ms")
+            print(f"  Chromium calibration ({r['browser_samples']} votes): "
+                  f"p50 {r['browser_vote_p50_ms']:.0f} ms, p99 {r['browser_vote_p99_ms']:.0f} ms")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -1,4 +1,5 @@
-"""The voting and admin pages, driven through Streamlit's AppTest (no browser): sign in, vote, reveal, next,
+"""The voting and admin pages, driven through Streamlit's AppTest (no browser): sign in, vote and the next battle
+with the names just voted on,
 two tabs of one annotator, an admin in the same tab, session keys, and the admin's tools."""
 
 import json
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 @pytest.fixture
 def study(db_url, engine, session, make_study, monkeypatch, tmp_path):
     monkeypatch.setenv("MOLMO_ARENA_DB", db_url)
+    monkeypatch.setenv("MOLMO_ARENA_MIN_VOTE_SECONDS", "0")  # AppTest clicks at once; the guard has its own test
     monkeypatch.setenv("MOLMO_ARENA_SECRET_FILE", str(tmp_path / "secret"))
     make_study(n_models=3, n_prompts=2, answer=lambda model, p: f"I count {p + 3} {WORDS[model]}.")
     return {"alice": add_annotator(session, "alice"), "boss": add_annotator(session, "boss", admin=True)}
@@ -84,9 +86,8 @@ def test_a_wrong_token_is_refused(study):
     assert "Answer A" not in _page_text(app)
 
 
-def test_sign_in_vote_reveal_next_with_the_models_hidden_until_the_vote(study, session):
+def test_sign_in_vote_then_the_next_battle_under_the_names_just_voted_on(study, session):
     app = _sign_in(_app(), study["alice"])
-    assert not app.exception
     battle = _battle_on_screen(app, session)
     assert battle is not None
     before = _page_text(app)
@@ -98,18 +99,29 @@ def test_sign_in_vote_reveal_next_with_the_models_hidden_until_the_vote(study, s
     app = _click(app, "A is better")
     assignment = session.scalars(select(Assignment).where(Assignment.battle_id == battle.id)).one()
     left, right = assignment.left.model.name, assignment.right.model.name
-    assert app.success[0].value == f"Thanks! A was **{left}**, B was **{right}**."
-    assert "1 vote so far" in _page_text(app)
     (vote,) = _votes(session)
     assert (vote.battle_id, vote.reason) == (battle.id, "A is concrete")
     assert vote.choice == ("b_better" if assignment.swapped else "a_better")
 
-    app = _click(app, "Next battle")
-    second = _battle_on_screen(app, session)
-    assert second is not None and second.id != battle.id and not any(name in _page_text(app) for name in WORDS)
+    second = _battle_on_screen(app, session)  # one click: the vote is stored and the next battle is on screen
+    assert second is not None and second.id != battle.id
+    (caption,) = [c.value for c in app.caption if "so far" in c.value]
+    assert caption == f"Signed in as **alice** · 1 vote so far · last battle: A was **{left}**, B was **{right}**"
+    assert not any(name in _page_text(app).replace(caption, "") for name in WORDS)  # the new battle's stay hidden
     app = _click(app, "Tie: both bad")
     assert [(v.battle_id, v.choice) for v in _votes(session)][1] == (second.id, "tie_bad")
     assert "2 votes so far" in _page_text(app)
+
+
+def test_a_vote_sooner_than_the_minimum_keeps_the_battle_and_says_why(study, session, monkeypatch):
+    monkeypatch.setenv("MOLMO_ARENA_MIN_VOTE_SECONDS", "60")
+    app = _sign_in(_app(), study["alice"])
+    battle = _battle_on_screen(app, session)
+    app = _click(app, "A is better")
+    (notice,) = [n.value for n in app.info]
+    assert notice.startswith("That vote came 0.") and "nothing was stored" in notice
+    assert _battle_on_screen(app, session).id == battle.id and _votes(session) == []
+    assert "0 votes so far" in _page_text(app)
 
 
 def _second_tab(first: AppTest) -> AppTest:
@@ -132,7 +144,7 @@ def test_the_first_click_counts_not_the_second(study, session):
 
 
 def test_a_stale_tab_never_votes_on_a_battle_it_did_not_show(study, session):
-    """Issue 15 item 1: vote in two tabs, Next in the first, then "A is better" in the second."""
+    """Issue 15 item 1: vote in two tabs, then in the first again, then "A is better" in the second."""
     one = _sign_in(_app(), study["alice"])
     two = _second_tab(one)
 
@@ -145,7 +157,7 @@ def test_a_stale_tab_never_votes_on_a_battle_it_did_not_show(study, session):
 
     one = click(one, "A is better")
     two = click(two, "A is better")
-    one = click(one, "Next battle")
+    one = click(one, "B is better")
     two = click(two, "A is better")  # the button tab 2 shows now, whatever screen it is on
     one = click(one, "Tie: both good")
     votes = _votes(session)
@@ -164,7 +176,8 @@ def test_an_admin_signing_in_on_the_admin_page_leaves_the_voter_alone(study, ses
     assert "Signed in as **alice**" in _page_text(app)
     assert _battle_on_screen(app, session).id == battle.id
     app = _click(app, "B is better")
-    assert not app.error and app.success and [v.battle_id for v in _votes(session)] == [battle.id]
+    assert not app.error and "last battle: A was" in _page_text(app)
+    assert [v.battle_id for v in _votes(session)] == [battle.id]
     alice = session.scalars(select(Annotator).where(Annotator.name == "alice")).one()
     assert _votes(session)[0].annotator_id == alice.id
     assert app.query_params["session"] and app.query_params["admin"]  # both sign-ins stay in the URL
@@ -204,6 +217,7 @@ def test_session_keys_are_signed_expire_and_are_revoked_one_by_one(study, sessio
 def test_the_points_selector_appears_only_for_answers_with_points(db_url, engine, session, make_study, monkeypatch,
                                                                   tmp_path):
     monkeypatch.setenv("MOLMO_ARENA_DB", db_url)
+    monkeypatch.setenv("MOLMO_ARENA_MIN_VOTE_SECONDS", "0")  # AppTest clicks at once; the guard has its own test
     monkeypatch.setenv("MOLMO_ARENA_SECRET_FILE", str(tmp_path / "secret"))
     make_study(n_models=3, n_prompts=1, answer=lambda model, p: (
         'Here: <point x="50" y="50" alt="dot">dot</point>' if model == "model-1" else f"no points from {model}"))
@@ -221,7 +235,7 @@ def test_the_points_selector_appears_only_for_answers_with_points(db_url, engine
             app = app.run()
             assert not app.exception
         seen.add(has_points)
-        app = _click(_click(app, "Tie: both good"), "Next battle")
+        app = _click(app, "Tie: both good")
     assert seen == {True, False}
 
 

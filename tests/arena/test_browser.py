@@ -31,6 +31,7 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (Debian: apt-get install chromium)"),
 ]
 LAPTOP, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
+READ_MS = 1100  # `arena serve --min-vote-seconds` is 1 s by default: a vote sooner after its battle appeared is refused
 IMAGE_SIZES = [(448, 336), (288, 288), (300, 420)]  # the sizes of real study images: never shown larger
 LONG_ANSWER = "\n\n".join(f"Paragraph {i}: " + "the shapes are red and round. " * 12 for i in range(40))
 MAIN = "document.querySelector('[data-testid=stMain]')"
@@ -155,6 +156,13 @@ def _vote_buttons(page):
             for label in ("A is better", "B is better", "Tie: both good", "Tie: both bad", "Can't tell")]
 
 
+def _wait_for_votes(page, votes: int):
+    """The caption over the battle once `votes` votes are stored; it names the models of the last one."""
+    caption = page.get_by_text(f" {votes} vote{'' if votes == 1 else 's'} so far · last battle: A was ")
+    caption.wait_for(timeout=30_000)
+    return caption
+
+
 def _layout_problems(page, viewport: dict) -> list[str]:
     """What of the battle is not on the first screen: the question, the image (and whether it is shown larger
     than it is), the first line of each answer, the five buttons."""
@@ -203,7 +211,7 @@ def test_every_battle_on_one_laptop_screen_voted_with_the_keyboard(served, trap,
         _sign_in(page, url, _token(db, "laptop", capsys))
         for number in range(9):
             _vote_buttons(page)[0].wait_for(timeout=60_000)
-            page.wait_for_timeout(300)  # let the image and the answers settle
+            page.wait_for_timeout(READ_MS)  # a vote needs its battle on screen for a second, and the page settles
             problems += [f"battle {number}: {p}" for p in _layout_problems(page, LAPTOP)]
             for key, button in enumerate(_vote_buttons(page), start=1):
                 if button.inner_text().count(str(key)) != 1:
@@ -216,18 +224,14 @@ def test_every_battle_on_one_laptop_screen_voted_with_the_keyboard(served, trap,
             if has_points and selector.count():
                 page.get_by_text("A", exact=True).or_(page.get_by_text("B", exact=True)).first.click()
                 page.wait_for_timeout(1000)
+            page.evaluate(f"{MAIN}.scrollTop = 100000")
             page.keyboard.press(str(number % 5 + 1))
             try:
-                page.get_by_text("Thanks!").wait_for(timeout=20_000)
+                _wait_for_votes(page, number + 1)
             except Exception:
                 problems.append(f"battle {number}: key {number % 5 + 1} did not vote (points selector: {has_points})")
                 _vote_buttons(page)[number % 5].click()
-                page.get_by_text("Thanks!").wait_for(timeout=20_000)
-            page.evaluate(f"{MAIN}.scrollTop = 100000")
-            page.get_by_role("button", name="Next battle").wait_for(timeout=30_000)
-            page.wait_for_timeout(300)  # the button's shortcut is bound once it is drawn
-            page.keyboard.press("Enter")
-            page.get_by_text("Thanks!").wait_for(state="detached", timeout=30_000)
+                _wait_for_votes(page, number + 1)
             page.wait_for_timeout(500)
             if number < 8 and page.evaluate(f"{MAIN}.scrollTop") > 0:
                 problems.append(f"battle {number + 1}: not scrolled to the top")
@@ -263,15 +267,28 @@ def test_a_phone_shows_the_battle_and_keeps_the_sign_in(served, capsys, tmp_path
         _sign_in(page, url, _token(db, "phone", capsys))
         first = _vote_buttons(page)[0]
         first.wait_for(timeout=60_000)
-        page.wait_for_timeout(300)
+        page.wait_for_timeout(READ_MS)
         assert _layout_problems(page, PHONE) == []
         assert first.bounding_box()["width"] > 300  # the choices stack at full width on a phone
         page.keyboard.press("2")  # "B is better"
-        page.get_by_text("Thanks!").wait_for(timeout=30_000)
+        _wait_for_votes(page, 1)
+        for _ in range(6):  # a held key: its repeats reach the next battle before anyone could read it
+            page.keyboard.press("2")
+            page.wait_for_timeout(40)
+        page.get_by_text("after this battle appeared (a held or repeated key?); nothing was stored").wait_for(
+            timeout=30_000)
+        assert page.get_by_text(" 1 vote so far").count() == 1
+        page.wait_for_timeout(READ_MS)
+        page.keyboard.press("1")
+        _wait_for_votes(page, 2)
         assert "session=" in page.url
         page.reload()  # the URL's session key remembers the annotator
         page.get_by_text("Signed in as phone").wait_for(timeout=30_000)
         browser.close()
+    with create_engine(f"sqlite:///{db}").connect() as connection:
+        assert connection.execute(text(
+            "SELECT count(*) FROM votes JOIN annotators ON annotators.id = votes.annotator_id "
+            "WHERE annotators.name = 'phone'")).scalar_one() == 2  # the held key stored nothing
     out = tmp_path / "battles.jsonl"
     assert main(["arena", "--db", db, "export", "--out", str(out)]) == 0
     battles = load_battles(out)
@@ -295,9 +312,9 @@ def test_ask_your_own_question_live(served, tmp_path, capsys):
         page.get_by_role("button", name="Ask").click()
         _vote_buttons(page)[0].wait_for(timeout=120_000)
         assert page.get_by_text("How many red squares?").count() == 1
+        page.wait_for_timeout(READ_MS)
         _vote_buttons(page)[3].click()  # "Tie: both bad"
-        page.get_by_text("Thanks!").wait_for(timeout=30_000)
-        assert "tiny-one" in page.get_by_text("Thanks!").inner_text()
+        assert "tiny-one" in _wait_for_votes(page, 1).inner_text()
         browser.close()
     out = tmp_path / "battles.jsonl"
     assert main(["arena", "--db", db, "export", "--out", str(out)]) == 0

@@ -133,8 +133,9 @@ def test_the_ask_page_shows_live_answers_as_they_stream(tmp_path, capsys):
                 assert "w0 ." not in partial  # shown while the models were still answering
                 page.get_by_role("button", name="A is better", exact=False).first.wait_for(timeout=60_000)
                 assert page.get_by_text(" ".join(f"w{i}" for i in reversed(range(12))) + " .").count() == 2
+                page.wait_for_timeout(1100)  # `arena serve --min-vote-seconds`: a vote needs a second on screen
                 page.get_by_role("button", name="B is better", exact=False).first.click()
-                page.get_by_text("Thanks!").wait_for(timeout=30_000)
+                page.get_by_text("1 vote so far · last battle: A was ").wait_for(timeout=30_000)
                 browser.close()
         finally:
             stop(process, child, signal.SIGTERM)

@@ -12,6 +12,7 @@ from arena.votes import (
     DuplicateVoteError,
     NotAssignedError,
     Revealed,
+    TooSoonError,
     record_vote,
 )
 
@@ -66,6 +67,18 @@ def test_a_battle_not_assigned_to_the_annotator_is_refused(session: Session, ses
     with pytest.raises(NotAssignedError):
         record_vote(session_factory, owner, battle.id + 1, "left_better")
     assert _votes(session) == []
+
+
+def test_a_vote_sooner_than_min_seconds_after_the_battle_was_shown_is_refused(session: Session, session_factory,
+                                                                            battle, annotators) -> None:
+    """One key press is one vote and brings the next battle: a held key's repeats must not vote on it unread."""
+    (person,) = annotators(1)
+    _assign(session, person, battle, swapped=False)  # shown 3 s ago
+    with pytest.raises(TooSoonError, match=r"shown 3\.\d\d s ago, less than the 5 s a vote needs") as refused:
+        record_vote(session_factory, person, battle.id, "left_better", min_seconds=5.0)
+    assert 2.9 < refused.value.seconds_shown < 60 and _votes(session) == []
+    record_vote(session_factory, person, battle.id, "left_better", min_seconds=2.0)
+    assert _votes(session) == [(person, battle.id, "a_better", None)]
 
 
 def test_a_second_vote_is_refused_and_the_first_stands(session: Session, session_factory, battle,
