@@ -54,7 +54,8 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 
 # One screen at 1280x800: the question, the image at most at its own size and half the screen's height, the two
 # answers in boxes that fold (scroll inside) past 45% of the height, and the five buttons under them. On a phone
-# the columns stack: question, image, and the first lines of both answers, with the buttons below.
+# the columns stack: question, image, and the first lines of both answers, and the five buttons, two to a row,
+# stay at the bottom of the screen while the answers scroll under them.
 STYLE = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 3.5rem; padding-bottom: 2rem; }
 .arena-question p { font-weight: 600; font-size: 1.05rem; margin: 0 0 .25rem 0; }
@@ -67,6 +68,11 @@ STYLE = """<style>
 @media (max-width: 640px) {
   .arena-answer { max-height: 22vh; }
   [data-testid="stImage"] img { max-height: 25vh; }
+  [data-testid="stLayoutWrapper"]:has(> .st-key-vote-buttons) {  /* the container's own box is its wrapper's */
+    position: sticky; bottom: 0; z-index: 100; background: Canvas; padding: .25rem 0; }
+  .st-key-vote-buttons [data-testid="stHorizontalBlock"] { flex-flow: row wrap; gap: .25rem; }
+  .st-key-vote-buttons [data-testid="stColumn"] { flex: 1 1 calc(50% - .25rem) !important;
+                                                  min-width: calc(50% - .25rem) !important; }
 }
 </style>"""
 # Streamlit keeps the scroll position across reruns; a new battle starts at the top of the page.
@@ -244,7 +250,8 @@ def _draw_battle(view: BattleView, state: VoteState) -> None:
     for column, side, text in zip(answer_columns, "AB", (view.left, view.right), strict=True):
         column.html(f'<div class="arena-answer"><div class="arena-answer-title">Answer {side}</div>'
                     f"{render_markdown(text)}</div>")
-    for column, (choice, label, key) in zip(st.columns(len(CHOICES)), CHOICES, strict=True):
+    buttons = st.container(key="vote-buttons")
+    for column, (choice, label, key) in zip(buttons.columns(len(CHOICES)), CHOICES, strict=True):
         column.button(label, key=f"vote-{battle_id}-{choice}", shortcut=key, width="stretch", on_click=_queue_vote,
                       args=(battle_id, choice))
     st.text_input("Why? (optional)", key=f"reason-{battle_id}", max_chars=MAX_REASON_CHARS)

@@ -343,12 +343,13 @@ def measure(url: str, servers: int, annotators: int, args: argparse.Namespace, f
 
         async def cpu_window(servers_: list, window_: tuple[float, float]) -> None:
             await asyncio.sleep(max(0.0, window_[0] - time.monotonic()))
-            before = sum(group_cpu_seconds(p.pid) for p, _ in servers_)
+            before, own_before = sum(group_cpu_seconds(p.pid) for p, _ in servers_), time.process_time()
             engine = make_engine(url)
             with engine.connect() as connection:
                 votes_before = connection.execute(select(func.count()).select_from(Vote)).scalar_one()
             await asyncio.sleep(max(0.0, window_[1] - time.monotonic()))
             cpu["seconds"] = sum(group_cpu_seconds(p.pid) for p, _ in servers_) - before
+            cpu["generator"] = time.process_time() - own_before
             with engine.connect() as connection:
                 cpu["votes"] = connection.execute(select(func.count()).select_from(Vote)).scalar_one() - votes_before
             engine.dispose()
@@ -365,7 +366,8 @@ def measure(url: str, servers: int, annotators: int, args: argparse.Namespace, f
         "votes": int(cpu["votes"]), "votes_per_s": cpu["votes"] / args.duration,
         "vote_p50_ms": pct(votes, 50), "vote_p99_ms": pct(votes, 99),
         "server_cpu_ms_per_vote": 1000 * cpu["seconds"] / max(cpu["votes"], 1),
-        "server_cpu_share": cpu["seconds"] / args.duration, "errors": len(timings.errors),
+        "server_cpu_share": cpu["seconds"] / args.duration, "generator_cpu_share": cpu["generator"] / args.duration,
+        "errors": len(timings.errors),
         "first_error": timings.errors[0] if timings.errors else None,
         "browser_vote_p50_ms": pct(np.array(calibration.vote_s) * 1000, 50) if args.browsers else None,
         "browser_vote_p99_ms": pct(np.array(calibration.vote_s) * 1000, 99) if args.browsers else None,
@@ -408,12 +410,13 @@ def main() -> None:
     print(f"think {args.think:g} s, measured {args.duration:g} s after a {args.ramp:g} s ramp, {args.sampling} "
           "sampling; the load generator runs on the same machine")
     header = ["db", "servers", "annotators", "votes", "votes/s", "vote → next battle p50 / p99 ms",
-              "server CPU ms/vote", "server CPU (cores)", "errors"]
+              "server CPU ms/vote", "server CPU (cores)", "load generator CPU (cores)", "errors"]
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for r in results:
         cells = [r["db"], r["servers"], r["annotators"], r["votes"], f"{r['votes_per_s']:.1f}",
                  f"{r['vote_p50_ms']:.0f} / {r['vote_p99_ms']:.0f}",
-                 f"{r['server_cpu_ms_per_vote']:.0f}", f"{r['server_cpu_share']:.2f}", r["errors"]]
+                 f"{r['server_cpu_ms_per_vote']:.0f}", f"{r['server_cpu_share']:.2f}",
+                 f"{r['generator_cpu_share']:.2f}", r["errors"]]
         print("| " + " | ".join(str(cell) for cell in cells) + " |")
         if r["first_error"]:
             print(f"  first error: {r['first_error']}")
