@@ -3,16 +3,16 @@
 Each simulated annotator is one Streamlit session speaking Streamlit's own protocol, as the browser's frontend
 does: a websocket to /_stcore/stream (subprotocol "streamlit"), `BackMsg.rerun_script` with the widget states of
 a click, `ForwardMsg` deltas back until `script_finished`, and an HTTP GET of the battle's image from /media/.
-It signs in with its token, then, until the end: thinks (`READ_S`, the server's least time before a vote, plus
-an exponential; `--think` s on average), clicks a vote (timed:
-click to the next battle with its image loaded; one click is one vote, the page then shows the next battle under
-the names of the models just voted on). Votes go through the real pages, sampler and store. Printed: votes per
-second, p50/p99 of that latency, errors, and the server's CPU seconds per vote (user + system time of the server's
-processes over the measured window, from /proc).
+It signs in with its token, then, until the end: thinks (`READ_S`, the server's least time before a vote, plus an
+exponential; `--think` s on average), clicks a vote (timed: click to the next battle with its image loaded; one
+click is one vote, the page then shows the next battle under the names of the models just voted on). Votes go
+through the real pages, sampler and store. Printed: votes per second, p50/p99 of that latency, errors, and the
+server's CPU seconds per vote (user + system time of the server's processes over the measured window, from /proc).
 
 The load generator runs on the same machine and takes CPU too; `--browsers K` adds K headless Chromium pages doing
-the same (timed in the page, from the click to the new battle's buttons) as a calibration point for the protocol
-client's figures. `--servers 2 --db postgresql` runs two servers on one PostgreSQL, annotators split between them.
+the same (timed in the page, from the key press to the next battle's caption) as a calibration point for the
+protocol client's figures. `--servers 2 --db postgresql` runs two servers on one PostgreSQL, annotators split
+between them.
 
     .venv/bin/python bench/arena_capacity.py --annotators 50 200 --think 10 --duration 60 [--db sqlite|postgresql]
 
@@ -171,7 +171,7 @@ class VoteFlow:
         if "last battle: A was" not in self.page.text():
             raise RuntimeError(f"no names of the models voted on after the vote: {self.page.text()[:300]}")
         await self._load_images()
-        if self.page.widget("button", button.label and button.id) is not None:
+        if any(element.id == button.id for element in self.page.elements):
             raise RuntimeError("the battle voted on is still on screen")
         self._expect_battle()
 
