@@ -115,12 +115,13 @@ def record_vote(
             if not enabled:
                 raise AnnotatorDisabledError(f"annotator {annotator_id} is disabled")
             now = time.time()
-            if now - shown_at < min_seconds:
-                raise TooSoonError(f"battle {battle_id} was shown {now - shown_at:.2f} s ago, less than the "
-                                   f"{min_seconds:g} s a vote needs", now - shown_at)
+            latency = now - shown_at
+            if latency < min_seconds:
+                raise TooSoonError(f"battle {battle_id} was shown {latency:.2f} s ago, less than the "
+                                   f"{min_seconds:g} s a vote needs", latency)
             session.add(Vote(annotator_id=annotator_id, battle_id=battle_id,
                              choice=_relative_to_answers(choice_on_screen, swapped), reason=reason or None,
-                             tstamp=now, latency=now - shown_at))
+                             tstamp=now, latency=latency))
     except IntegrityError as error:
         message = f"annotator {annotator_id} has already voted on battle {battle_id}"
         raise DuplicateVoteError(message) from error
