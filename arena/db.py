@@ -8,6 +8,7 @@ assignments (`n_assigned`), kept by the sampler, so that choosing the next battl
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -247,7 +248,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     SQLite connections get WAL mode (readers never block the writer) with synchronous=NORMAL (a commit
     survives a crash of the app; a power cut may lose the last ones), a busy timeout (writers wait for the
-    lock instead of failing) and foreign keys on. A plain `postgresql://` URL uses the psycopg 3 driver.
+    lock instead of failing) and foreign keys on, and the engine's writers queue on a lock
+    (`_queue_writers`). A plain `postgresql://` URL uses the psycopg 3 driver.
     """
     if "://" not in url:
         url = f"sqlite:///{Path(url).absolute()}"
@@ -257,6 +259,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
+        _queue_writers(engine)
     return engine
 
 
@@ -270,6 +273,39 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _connection_record: Any) -> None:
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+def _queue_writers(engine: Engine) -> None:
+    """Let the engine's SQLite write transactions in one at a time, through a lock that wakes a waiter at once.
+
+    SQLite has one writer at a time. A second one waits in SQLite's busy handler, which sleeps and retries after
+    pauses that grow to 100 ms (1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 ms: `sqliteDefaultBusyCallback` in
+    sqlite3.c), so under load a waiting writer wakes long after the lock is free, and the votes queued behind
+    it wait too. A waiter on a Python lock is woken as soon as the lock is given back. A connection takes the
+    lock at its first INSERT, UPDATE or DELETE, which is when SQLite takes its own write lock (Python's sqlite3
+    module begins the transaction there), and gives it back when it goes back to the pool, after its commit or
+    rollback (a session hands its connection back at the end of each transaction). It waits on the lock at most
+    the busy timeout and then goes on to SQLite's own wait; writers in other processes meet SQLite's wait only.
+    Measured with bench/arena_capacity.py (docs/arena-scale-out.md).
+    """
+    lock = threading.Lock()
+
+    def take(connection, cursor, statement, parameters, context, executemany) -> None:
+        held = connection.connection.record_info  # lives as long as the pool's slot, reconnects included
+        if (not held.get(_HOLDS_WRITE_LOCK) and statement.lstrip()[:6].upper() in _WRITES
+                and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)):
+            held[_HOLDS_WRITE_LOCK] = True
+
+    def give_back(dbapi_connection, connection_record) -> None:
+        if connection_record.record_info.pop(_HOLDS_WRITE_LOCK, False):
+            lock.release()
+
+    event.listen(engine, "before_cursor_execute", take)
+    event.listen(engine, "checkin", give_back)
+
+
+_HOLDS_WRITE_LOCK = "molmo_arena_holds_write_lock"  # a key of the pool slot's `record_info`
+_WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
 def session_factory(url: str, **kwargs: Any) -> sessionmaker[Session]:
