@@ -4,6 +4,7 @@ two tabs of one annotator, an admin in the same tab, session keys, and the admin
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -299,3 +300,27 @@ def test_a_disabled_annotators_session_stops_working(study, session):
     app = app.run()
     assert "Your personal token" in _page_text(app) and "Signed in as" not in _page_text(app)
     assert session.scalars(select(SessionKey)).all()  # the key stays, for when the annotator is enabled again
+
+
+def test_vote_pages_of_different_annotators_take_turns(study, session, monkeypatch):
+    """Two annotators vote at the same moment: their pages run one after the other, not interleaved (interleaved
+    runs share Python's interpreter and both finish late; `arena.pages._vote_page_turn`)."""
+    from arena.votes import AnnotatorVotes
+
+    running, overlaps, view = [], [], AnnotatorVotes.view
+
+    def slow_view(self, battle_id):
+        running.append(self.annotator_id)
+        overlaps.append(len(running))
+        time.sleep(0.3)  # long enough that the other tab's run starts meanwhile unless it waits its turn
+        running.remove(self.annotator_id)
+        return view(self, battle_id)
+
+    tabs = [_sign_in(_app(), study[name]) for name in ("alice", "boss")]
+    monkeypatch.setattr(AnnotatorVotes, "view", slow_view)
+    for tab in tabs:
+        next(b for b in tab.button if b.label.startswith("A is better")).click()
+    with ThreadPoolExecutor(2) as pool:
+        tabs = list(pool.map(lambda tab: tab.run(), tabs))
+    assert overlaps == [1, 1]
+    assert [("1 vote so far" in _page_text(tab)) for tab in tabs] == [True, True]
