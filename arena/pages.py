@@ -11,6 +11,7 @@ MOLMO_ARENA_SECRET_FILE, MOLMO_ARENA_SESSION_HOURS, MOLMO_ARENA_MIN_VOTE_SECONDS
 
 from __future__ import annotations
 
+import base64
 import gc
 import io
 import os
@@ -53,27 +54,30 @@ MIN_VOTE_ENV = "MOLMO_ARENA_MIN_VOTE_SECONDS"  # set by `arena serve --min-vote-
 LIVE_ENV = "MOLMO_ARENA_LIVE"  # "name=spec,name=spec": the models that answer annotators' own questions
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 
-# One screen at 1280x800: the question, the image at most at its own size and half the screen's height, the two
-# answers in boxes that fold (scroll inside) past 45% of the height, and the five buttons under them. On a phone
-# the columns stack: question, image, and the first lines of both answers, and the five buttons, two to a row,
-# stay at the bottom of the screen while the answers scroll under them.
+# One screen at 1280x800: the question, then the image (at most at its own size and half the screen's height)
+# beside the two answers, in boxes that fold (scroll inside) past 45% of the height, and the five buttons under
+# them. On a phone the grid is one column: question, image, and the first lines of both answers, and the five
+# buttons, two to a row, stay at the bottom of the screen while the answers scroll under them.
 STYLE = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 3.5rem; padding-bottom: 2rem; }
 .arena-question p { font-weight: 600; font-size: 1.05rem; margin: 0 0 .25rem 0; }
+.arena-battle { display: grid; grid-template-columns: 3fr 4fr 4fr; gap: 1rem; align-items: start; }
+.arena-battle > * { min-width: 0; }
+.arena-image img { display: block; max-width: 100%; max-height: 50vh; width: auto; height: auto; }
 .arena-answer { max-height: 45vh; overflow-y: auto; overflow-wrap: anywhere; border: 1px solid rgba(128, 128, 128, .35);
                 border-radius: .5rem; padding: .25rem .75rem; }
 .arena-answer-title { font-weight: 600; margin: .25rem 0; }
 .arena-answer h1, .arena-answer h2, .arena-answer h3 { font-size: 1.1rem; padding: .25rem 0; }
 .arena-answer pre { white-space: pre-wrap; }
-[data-testid="stImage"] img { max-width: 100%; max-height: 50vh; width: auto; height: auto; object-fit: contain; }
+.st-key-vote-buttons > * { flex: 1 1 0; }
 @media (max-width: 640px) {
+  .arena-battle { grid-template-columns: 1fr; gap: .5rem; }
   .arena-answer { max-height: 22vh; }
-  [data-testid="stImage"] img { max-height: 25vh; }
+  .arena-image img { max-height: 25vh; }
   [data-testid="stLayoutWrapper"]:has(> .st-key-vote-buttons) {  /* the container's own box is its wrapper's */
     position: sticky; bottom: 0; z-index: 100; background: Canvas; padding: .25rem 0; }
-  .st-key-vote-buttons [data-testid="stHorizontalBlock"] { flex-flow: row wrap; gap: .25rem; }
-  .st-key-vote-buttons [data-testid="stColumn"] { flex: 1 1 calc(50% - .25rem) !important;
-                                                  min-width: calc(50% - .25rem) !important; }
+  .st-key-vote-buttons { flex-flow: row wrap; gap: .25rem; }
+  .st-key-vote-buttons > * { flex: 1 1 calc(50% - .25rem) !important; min-width: calc(50% - .25rem) !important; }
 }
 </style>"""
 # Streamlit keeps the scroll position across reruns; a new battle starts at the top of the page.
@@ -253,6 +257,9 @@ def _vote_page() -> None:
 
 
 def _draw_battle(view: BattleView, state: VoteState) -> None:
+    """The battle in few elements, since each is a message the server sends and the image is part of the page
+    rather than a second request: the question; the points selector, when an answer has points; the image beside
+    the two answers in one HTML block; the five buttons in one row."""
     from molmo.pointing import parse_points
 
     battle_id = view.battle_id
@@ -260,25 +267,29 @@ def _draw_battle(view: BattleView, state: VoteState) -> None:
         st.html(SCROLL_TO_TOP.format(battle_id=battle_id), unsafe_allow_javascript=True)
     st.html(f'<div class="arena-question">{render_markdown(view.question)}</div>')
     points = {side: parse_points(text, view.width, view.height) for side, text in (("A", view.left), ("B", view.right))}
-    image_column, *answer_columns = st.columns([3, 4, 4])
-    with image_column:
-        shown = None
-        if any(points.values()):  # a selector of buttons, not a radio input: the digit keys keep working
-            shown = st.segmented_control("Draw the points of answer", [side for side in points if points[side]],
-                                         key=f"points-{battle_id}")
-        st.image(_image_with_points(view, points[shown]) if shown else view.image, width="content")
-    for column, side, text in zip(answer_columns, "AB", (view.left, view.right), strict=True):
-        column.html(f'<div class="arena-answer"><div class="arena-answer-title">Answer {side}</div>'
-                    f"{render_markdown(text)}</div>")
-    buttons = st.container(key="vote-buttons")
-    for column, (choice, label, key) in zip(buttons.columns(len(CHOICES)), CHOICES, strict=True):
-        column.button(label, key=f"vote-{battle_id}-{choice}", shortcut=key, width="stretch", on_click=_queue_vote,
-                      args=(battle_id, choice))
+    shown = None
+    if any(points.values()):  # a selector of buttons, not a radio input: the digit keys keep working
+        shown = st.segmented_control("Draw the points of answer", [side for side in points if points[side]],
+                                     key=f"points-{battle_id}")
+    image, image_format = (_image_with_points(view, points[shown]), "PNG") if shown else (view.image, view.image_format)
+    answers = "".join(f'<div class="arena-answer"><div class="arena-answer-title">Answer {side}</div>'
+                      f"{render_markdown(text)}</div>" for side, text in (("A", view.left), ("B", view.right)))
+    st.html(f'<div class="arena-battle"><div class="arena-image"><img alt="the picture the question is about" '
+            f'src="{_data_url(image, image_format)}"></div>{answers}</div>')
+    buttons = st.container(key="vote-buttons", horizontal=True, gap="small")
+    for choice, label, key in CHOICES:
+        buttons.button(label, key=f"vote-{battle_id}-{choice}", shortcut=key, width="stretch", on_click=_queue_vote,
+                       args=(battle_id, choice))
     st.text_input("Why? (optional)", key=f"reason-{battle_id}", max_chars=MAX_REASON_CHARS)
 
 
+def _data_url(image: bytes, image_format: str) -> str:
+    """The image inside the page (`data:` URL); the formats are those `arena.study.check_image` lets in."""
+    return f"data:image/{image_format.lower()};base64,{base64.b64encode(image).decode()}"
+
+
 def _image_with_points(view: BattleView, point_sets: list) -> bytes:
-    """The prompt's image with one answer's points drawn on it, at the image's own size."""
+    """The prompt's image with one answer's points drawn on it, at the image's own size, as PNG."""
     from PIL import Image
 
     from molmo.pointing import draw_points

@@ -2,10 +2,11 @@
 
 Each simulated annotator is one Streamlit session speaking Streamlit's own protocol, as the browser's frontend
 does: a websocket to /_stcore/stream (subprotocol "streamlit"), `BackMsg.rerun_script` with the widget states of
-a click, `ForwardMsg` deltas back until `script_finished`, and an HTTP GET of the battle's image from /media/.
-It signs in with its token, then, until the end: thinks (`READ_S`, the server's least time before a vote, plus an
-exponential; `--think` s on average), clicks a vote (timed: click to the next battle with its image loaded; one
-click is one vote, the page then shows the next battle under the names of the models just voted on). Votes go
+a click, and `ForwardMsg` deltas back until `script_finished` (the battle's image is inside the page, a `data:`
+URL, so there is no second request). It signs in with its token, then, until the end: thinks (`READ_S`, the
+server's least time before a vote, plus an exponential; `--think` s on average), clicks a vote (timed: click to
+the next battle on the page; one click is one vote, the page then shows the next battle under the names of the
+models just voted on). Votes go
 through the real pages, sampler and store. Printed: votes per second, p50/p99 of that latency, errors, and the
 server's CPU seconds per vote (user + system time of the server's processes over the measured window, from /proc).
 
@@ -53,13 +54,12 @@ READ_S = 1.0  # `arena serve --min-vote-seconds` (its default): a sooner vote is
 
 @dataclass
 class Element:
-    """One element of the page: its kind (the proto field: button, text_input, imgs, markdown, ...), widget id,
-    label or text, and image URLs."""
+    """One element of the page: its kind (the proto field: button, text_input, html, markdown, ...), widget id,
+    and label or text."""
 
     kind: str
     id: str = ""
     label: str = ""
-    urls: tuple[str, ...] = ()
 
 
 @dataclass
@@ -126,25 +126,12 @@ class StreamlitSession:
                     ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR):
                 return page
 
-    async def fetch(self, path: str) -> int:
-        """GET a path of the server (an image under /media/), as the browser does; the number of bytes."""
-        host, port = self.base_url.removeprefix("http://").split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
-        await writer.drain()
-        data = await reader.read()
-        writer.close()
-        if not data.startswith(b"HTTP/1.1 200"):
-            raise RuntimeError(f"GET {path}: {data[:60]!r}")
-        return len(data)
-
 
 def _element(proto) -> Element:
     kind = proto.WhichOneof("type")
     inner = getattr(proto, kind)
     label = getattr(inner, "label", "") or getattr(inner, "body", "")
-    urls = tuple(image.url for image in inner.imgs) if kind == "imgs" else ()
-    return Element(kind, getattr(inner, "id", ""), str(label), urls)
+    return Element(kind, getattr(inner, "id", ""), str(label))
 
 
 # --- The arena's vote flow: the only page-specific part ----------------------------------------------------------
@@ -161,16 +148,14 @@ class VoteFlow:
         self.page = await self.session.rerun()
         field_, submit = self.page.widget("text_input", "token-session"), self._submit("Sign in")
         self.page = await self.session.rerun({field_.id: {"string_value": token}, submit.id: {"trigger_value": True}})
-        await self._load_images()
         self._expect_battle()
 
     async def vote(self, rng: random.Random) -> None:
-        """A vote on the battle on screen; returns once the next battle and its image are there."""
+        """A vote on the battle on screen; returns once the next battle is there."""
         button = rng.choice(self.page.widgets("button", "vote-"))
         self.page = await self.session.rerun({button.id: {"trigger_value": True}})
         if "last battle: A was" not in self.page.text():
             raise RuntimeError(f"no names of the models voted on after the vote: {self.page.text()[:300]}")
-        await self._load_images()
         if any(element.id == button.id for element in self.page.elements):
             raise RuntimeError("the battle voted on is still on screen")
         self._expect_battle()
@@ -179,20 +164,15 @@ class VoteFlow:
         return next(e for e in self.page.elements if e.kind == "button" and e.label == label)
 
     def _expect_battle(self) -> None:
-        if len(self.page.widgets("button", "vote-")) != 5:
-            raise RuntimeError(f"no battle on the page: {self.page.text()[:300]}")
-
-    async def _load_images(self) -> None:
-        for element in self.page.elements:
-            for url in element.urls:
-                await self.session.fetch(url if url.startswith("/") else "/" + url)
+        if len(self.page.widgets("button", "vote-")) != 5 or 'src="data:image/jpeg;base64,' not in self.page.text():
+            raise RuntimeError(f"no battle with its image on the page: {self.page.text()[:300]}")
 
 
 # --- The load ----------------------------------------------------------------------------------------------------
 
 @dataclass
 class Timings:
-    vote_s: list[float] = field(default_factory=list)  # click -> the next battle with its image
+    vote_s: list[float] = field(default_factory=list)  # click -> the next battle
     errors: list[str] = field(default_factory=list)
 
 

@@ -2,13 +2,17 @@
 with the names just voted on,
 two tabs of one annotator, an admin in the same tab, session keys, and the admin's tools."""
 
+import base64
+import io
 import json
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
@@ -28,6 +32,7 @@ keep_sign_ins_in_url()
 (admin_page if st.session_state.get("page") == "admin" else vote_page)()
 """
 ADMIN = "from arena.pages import admin_page\nadmin_page()"
+DATA_URL = r'src="data:image/\w+;base64,([^"]+)"'
 WORDS = {"model-0": "apples", "model-1": "pears", "model-2": "plums"}  # answers that never name their model
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -74,6 +79,12 @@ def _battle_on_screen(app: AppTest, session) -> Battle | None:
              if all(a.text in text or render_markdown(a.text) in text for a in (b.answer_a, b.answer_b))]
     assert len(shown) <= 1
     return shown[0] if shown else None
+
+
+def _picture(app: AppTest) -> bytes:
+    """The RGB pixels of the one image on the page, decoded from its `data:` URL."""
+    (source,) = {found for e in app.get("html") for found in re.findall(DATA_URL, e.value)}
+    return Image.open(io.BytesIO(base64.b64decode(source))).convert("RGB").tobytes()
 
 
 def _votes(session) -> list[Vote]:
@@ -229,12 +240,15 @@ def test_the_points_selector_appears_only_for_answers_with_points(db_url, engine
         has_points = "model-1" in (battle.answer_a.model.name, battle.answer_b.model.name)
         selectors = app.get("segmented_control")
         assert len(selectors) == int(has_points)
+        assert _picture(app) == Image.open(io.BytesIO(battle.prompt.image.data)).convert("RGB").tobytes()
         if has_points:
             side = selectors[0].options[0]
             assert selectors[0].options == [side] and side in "AB"  # only the side that has points
             selectors[0].set_value(side)
             app = app.run()
             assert not app.exception
+            drawn = _picture(app)
+            assert drawn != Image.open(io.BytesIO(battle.prompt.image.data)).convert("RGB").tobytes()
         seen.add(has_points)
         app = _click(app, "Tie: both good")
     assert seen == {True, False}

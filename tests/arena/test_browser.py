@@ -177,7 +177,7 @@ def _layout_problems(page, viewport: dict) -> list[str]:
     question = box(page.get_by_text("What is shown in picture").first, "question")
     if question and question["y"] + question["height"] > height:
         problems.append(f"question below the fold (y={question['y']:.0f})")
-    image = page.locator("[data-testid=stImage] img").first
+    image = page.locator(".arena-image img").first
     shown = box(image, "image")
     natural = image.evaluate("i => [i.naturalWidth, i.naturalHeight]")
     if shown and (shown["width"] > natural[0] + 0.5 or shown["height"] > natural[1] + 0.5):
