@@ -11,7 +11,6 @@ MOLMO_ARENA_SECRET_FILE, MOLMO_ARENA_SESSION_HOURS, MOLMO_ARENA_MIN_VOTE_SECONDS
 
 from __future__ import annotations
 
-import base64
 import gc
 import io
 import os
@@ -260,6 +259,7 @@ def _draw_battle(view: BattleView, state: VoteState) -> None:
     """The battle in few elements, since each is a message the server sends and the image is part of the page
     rather than a second request: the question; the points selector, when an answer has points; the image beside
     the two answers in one HTML block; the five buttons in one row."""
+    from evals.adapters.openai_api import image_data_url
     from molmo.pointing import parse_points
 
     battle_id = view.battle_id
@@ -271,21 +271,16 @@ def _draw_battle(view: BattleView, state: VoteState) -> None:
     if any(points.values()):  # a selector of buttons, not a radio input: the digit keys keep working
         shown = st.segmented_control("Draw the points of answer", [side for side in points if points[side]],
                                      key=f"points-{battle_id}")
-    image, image_format = (_image_with_points(view, points[shown]), "PNG") if shown else (view.image, view.image_format)
+    image = _image_with_points(view, points[shown]) if shown else view.image
     answers = "".join(f'<div class="arena-answer"><div class="arena-answer-title">Answer {side}</div>'
                       f"{render_markdown(text)}</div>" for side, text in (("A", view.left), ("B", view.right)))
     st.html(f'<div class="arena-battle"><div class="arena-image"><img alt="the picture the question is about" '
-            f'src="{_data_url(image, image_format)}"></div>{answers}</div>')
+            f'src="{image_data_url(image)}"></div>{answers}</div>')
     buttons = st.container(key="vote-buttons", horizontal=True, gap="small")
     for choice, label, key in CHOICES:
         buttons.button(label, key=f"vote-{battle_id}-{choice}", shortcut=key, width="stretch", on_click=_queue_vote,
                        args=(battle_id, choice))
     st.text_input("Why? (optional)", key=f"reason-{battle_id}", max_chars=MAX_REASON_CHARS)
-
-
-def _data_url(image: bytes, image_format: str) -> str:
-    """The image inside the page (`data:` URL); the formats are those `arena.study.check_image` lets in."""
-    return f"data:image/{image_format.lower()};base64,{base64.b64encode(image).decode()}"
 
 
 def _image_with_points(view: BattleView, point_sets: list) -> bytes:

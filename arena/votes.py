@@ -41,7 +41,7 @@ _VOTES_CAST = select(func.count(Vote.id)).where(Vote.annotator_id == bindparam("
 # What the vote page shows of an assignment, and the annotator's vote count above it, in one statement rather
 # than a lazy load per relationship.
 _VIEW = (
-    select(Assignment.swapped, Prompt.question, Image.data, Image.format, Image.width, Image.height, _ANSWER_A.text,
+    select(Assignment.swapped, Prompt.question, Image.data, Image.width, Image.height, _ANSWER_A.text,
            _ANSWER_B.text, _VOTES_CAST.scalar_subquery())
     .join(Battle, Assignment.battle_id == Battle.id)
     .join(Prompt, Battle.prompt_id == Prompt.id)
@@ -144,7 +144,6 @@ class BattleView:
     battle_id: int
     question: str
     image: bytes
-    image_format: str  # as PIL names it: PNG, JPEG, WEBP or GIF
     width: int
     height: int
     left: str
@@ -188,9 +187,9 @@ class AnnotatorVotes:
             row = session.execute(_VIEW, {"annotator_id": self.annotator_id, "battle_id": battle_id}).one_or_none()
         if row is None:
             raise NotAssignedError(f"battle {battle_id} is not assigned to annotator {self.annotator_id}")
-        swapped, question, image, image_format, width, height, text_a, text_b, votes_cast = row
+        swapped, question, image, width, height, text_a, text_b, votes_cast = row
         left, right = (text_b, text_a) if swapped else (text_a, text_b)
-        return BattleView(battle_id, question, image, image_format, width, height, left, right, votes_cast)
+        return BattleView(battle_id, question, image, width, height, left, right, votes_cast)
 
     def votes_cast(self) -> int:
         """How many votes this annotator has cast."""

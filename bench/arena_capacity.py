@@ -6,9 +6,9 @@ a click, and `ForwardMsg` deltas back until `script_finished` (the battle's imag
 URL, so there is no second request). It signs in with its token, then, until the end: thinks (`READ_S`, the
 server's least time before a vote, plus an exponential; `--think` s on average), clicks a vote (timed: click to
 the next battle on the page; one click is one vote, the page then shows the next battle under the names of the
-models just voted on). Votes go
-through the real pages, sampler and store. Printed: votes per second, p50/p99 of that latency, errors, and the
-server's CPU seconds per vote (user + system time of the server's processes over the measured window, from /proc).
+models just voted on). Votes go through the real pages, sampler and store. Printed: votes per second, p50/p99 of
+that latency, errors, and the server's CPU seconds per vote (user + system time of the server's processes over
+the measured window, from /proc).
 
 The load generator runs on the same machine and takes CPU too; `--browsers K` adds K headless Chromium pages doing
 the same (timed in the page, from the key press to the next battle's caption) as a calibration point for the
@@ -45,9 +45,11 @@ import PIL.Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from arena.cli import DEFAULT_MIN_VOTE_SECONDS
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS, PROMPTS = 27, 40
-READ_S = 1.0  # `arena serve --min-vote-seconds` (its default): a sooner vote is refused, and no person votes sooner
+READ_S = DEFAULT_MIN_VOTE_SECONDS  # `arena serve`'s default: a sooner vote is refused, and no person votes sooner
 
 
 # --- Streamlit's protocol, page-agnostic -------------------------------------------------------------------------
